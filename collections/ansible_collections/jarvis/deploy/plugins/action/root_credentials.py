@@ -1,0 +1,94 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of jarvis.deploy.root_credentials: the password never leaves this process."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import string
+import subprocess
+import tempfile
+
+import yaml
+from ansible.errors import AnsibleError
+from ansible.parsing.vault import VaultLib, VaultSecret
+from ansible.plugins.action import ActionBase
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    secrets_dir=dict(type="path", required=True),
+    vault_password_file=dict(type="path", required=True, no_log=False),
+    rotate=dict(type="bool", default=False),
+    length=dict(type="int", default=24, no_log=False),
+)
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,252}$")
+ALPHABET = string.ascii_letters + string.digits + "-_.,:+"
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        name = args["name"].lower()
+        if not SAFE_NAME.match(name) or ".." in name:
+            return {**result, "failed": True, "msg": f"name must be a host name, got {name!r}"}
+        if not 12 <= args["length"] <= 128:
+            return {**result, "failed": True, "msg": "length must be between 12 and 128"}
+        path = os.path.join(args["secrets_dir"], f"{name}.yml")
+        result.update(changed=False, path=path, password_hash="", actions=[])
+        try:
+            vault = VaultLib([("default", VaultSecret(_read_vault_password(args["vault_password_file"])))])
+            if os.path.exists(path) and not args["rotate"]:
+                with open(path, "rb") as handle:
+                    stored = yaml.safe_load(vault.decrypt(handle.read()))
+                result["password_hash"] = stored["root_password_hash"]
+                return result
+            verb = "rotated" if os.path.exists(path) else "created"
+            result.update(changed=True, actions=[f"{verb} the root password of {name} in {path}"])
+            if self._task.check_mode:
+                return result
+            password = "".join(secrets.choice(ALPHABET) for _ in range(args["length"]))
+            password_hash = _sha512_crypt(password)
+            document = yaml.safe_dump({"root_password": password, "root_password_hash": password_hash})
+            _write_private(path, vault.encrypt(document))
+            result["password_hash"] = password_hash
+        except (OSError, AnsibleError, KeyError, TypeError, subprocess.CalledProcessError) as exc:
+            # The message names the file and the kind of failure, never the secret.
+            result.update(failed=True, msg=f"cannot keep the root password in {path}: {type(exc).__name__}")
+            if isinstance(exc, OSError):
+                result["msg"] += f" ({exc.strerror})"
+        return result
+
+
+def _read_vault_password(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        password = handle.read().strip()
+    if not password:
+        raise AnsibleError("the vault password file is empty")
+    return password
+
+
+def _sha512_crypt(password: str) -> str:
+    """SHA-512 crypt ($6$) through openssl: passlib is not a dependency and crypt is gone in 3.13."""
+    completed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"], input=password, capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write atomically, readable by the owner only, in a directory only the owner can enter."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".root-", suffix=".tmp")
+    try:
+        os.fchmod(handle, 0o600)
+        os.write(handle, data)
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+    os.replace(temporary, path)

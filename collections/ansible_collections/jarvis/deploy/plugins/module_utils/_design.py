@@ -1,0 +1,424 @@
+# Private to this collection: the host design format, its validation and the provider mapping tables.
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn a design (the seed's ``instance:`` document or the richer ``instances:`` one) into hosts.
+
+Pure Python with no third-party imports, so the same code serves the ``jarvis.deploy.design``
+module, the static playbooks and the orchestrator. Every problem is reported with the path of
+the key at fault (``instance.size: expected a positive integer, got "huge"``), and nothing is
+half-accepted: a design either normalises completely or raises :class:`DesignError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+# Providers jarvis knows, with the names a design may use for them (matched case-insensitively).
+PROVIDER_ALIASES = {
+    "ec2": ("ec2", "aws", "amazon", "amazon ec2"),
+    "linode": ("linode",),
+    "vsphere": ("vsphere", "esx", "esxi", "vmware", "vcenter"),
+}
+
+# Design names of images, regions and sizes per provider. Keys are compared lower-cased; values
+# are what the provider's API takes. Users extend or override them with ``mappings`` in their
+# config (see docs/design.md). EC2 AMI ids differ per region and account, so EC2 images come
+# from config only; a raw ``ami-…`` id is always accepted.
+DEFAULT_MAPPINGS: dict[str, dict[str, dict[str, str]]] = {
+    "ec2": {
+        "images": {},
+        "regions": {
+            "atlanta": "us-east-1",
+            "newark": "us-east-1",
+            "dallas": "us-east-2",
+            "fremont": "us-west-1",
+            "london": "eu-west-2",
+            "frankfurt": "eu-central-1",
+            "singapore": "ap-southeast-1",
+            "tokyo": "ap-northeast-1",
+        },
+        "sizes": {
+            "512": "t3.nano",
+            "1024": "t3.micro",
+            "2048": "t3.small",
+            "4096": "t3.medium",
+            "8192": "t3.large",
+        },
+    },
+    "linode": {
+        "images": {
+            "debian 6": "linode/debian12",
+            "debian 11": "linode/debian11",
+            "debian 12": "linode/debian12",
+            "debian-12": "linode/debian12",
+        },
+        "regions": {
+            "atlanta": "us-southeast",
+            "newark": "us-east",
+            "dallas": "us-central",
+            "fremont": "us-west",
+            "london": "eu-west",
+            "frankfurt": "eu-central",
+            "singapore": "ap-south",
+            "tokyo": "ap-northeast",
+        },
+        "sizes": {
+            "512": "g6-nanode-1",
+            "1024": "g6-nanode-1",
+            "2048": "g6-standard-1",
+            "4096": "g6-standard-2",
+            "8192": "g6-standard-4",
+        },
+    },
+    "vsphere": {"images": {}, "regions": {}, "sizes": {}},
+}
+
+# What a provider's API accepts verbatim, so a design may name it directly.
+RAW_IDS = {
+    "ec2": {
+        "images": re.compile(r"^ami-[0-9a-f]{8,17}$"),
+        "regions": re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$"),
+        "sizes": re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"),
+    },
+    "linode": {
+        "images": re.compile(r"^(linode|private)/[a-z0-9._-]+$"),
+        "regions": re.compile(r"^[a-z]{2}-[a-z]+(-\d)?$"),
+        "sizes": re.compile(r"^g\d-[a-z]+-\d+$"),
+    },
+    "vsphere": {
+        "images": re.compile(r"^[A-Za-z0-9._/ -]{1,80}$"),
+        "regions": re.compile(r"^[A-Za-z0-9._/ -]{1,80}$"),
+        "sizes": re.compile(r"^[A-Za-z0-9._-]{1,40}$"),
+    },
+}
+
+HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+SSH_KEY_RE = re.compile(
+    r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+    r" [A-Za-z0-9+/=.]+( [\x21-\x7e][\x20-\x7e]*)?$"
+)
+GIT_REMOTE_RE = re.compile(r"^[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[A-Za-z0-9._/-]+$")
+MOUNT_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
+MOUNT_FIELD_RE = re.compile(r"^[A-Za-z0-9._/:@=,+-]+$")
+PUPPET_NAME_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
+
+LEGACY_KEYS = {
+    "hostname": "hostname",
+    "fqdn": "fqdn",
+    "provider": "provider",
+    "guestid": "image",
+    "datacenter": "region",
+    "size": "size",
+    "gitosis-admin": "gitosis_admin",
+    "sshpubkey": "ssh_keys",
+}
+HOST_KEYS = {
+    "hostname",
+    "fqdn",
+    "provider",
+    "image",
+    "region",
+    "size",
+    "ssh_keys",
+    "gitosis_admin",
+    "dns",
+    "mounts",
+    "puppet",
+    "kernel",
+    "provider_options",
+    "standby",
+}
+MAX_INSTANCES = 100
+MAX_STRING = 4096
+
+
+class DesignError(ValueError):
+    """A design that cannot be deployed; ``path`` names the key at fault."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def merge_mappings(overrides: dict | None) -> dict:
+    """The default mapping tables with the user's ``mappings`` from config laid over them."""
+    tables = copy.deepcopy(DEFAULT_MAPPINGS)
+    for provider, kinds in (overrides or {}).items():
+        name = _provider_name(str(provider), "mappings")
+        if not isinstance(kinds, dict):
+            raise DesignError(f"mappings.{provider}", f"expected a mapping, got {_show(kinds)}")
+        for kind, table in kinds.items():
+            if kind not in ("images", "regions", "sizes") or not isinstance(table, dict):
+                raise DesignError(f"mappings.{provider}.{kind}", "expected images, regions or sizes tables")
+            tables[name][kind].update({str(key).lower(): str(value) for key, value in table.items()})
+    return tables
+
+
+def normalize(design: object, mappings: dict | None = None) -> list[dict]:
+    """Validate a design document and return its hosts in the canonical (rich) form.
+
+    ``mappings`` are the user's overrides of :data:`DEFAULT_MAPPINGS`.
+    """
+    tables = merge_mappings(mappings)
+    if not isinstance(design, dict):
+        raise DesignError("design", f"expected a mapping with 'instance' or 'instances', got {_show(design)}")
+    unknown = set(design) - {"instance", "instances", "defaults"}
+    if unknown:
+        raise DesignError(
+            sorted(unknown)[0], "unknown top-level key (expected instance, instances, defaults)"
+        )
+    if ("instance" in design) == ("instances" in design):
+        raise DesignError("design", "give exactly one of 'instance' (one host) or 'instances' (a list)")
+    if "instance" in design:
+        if "defaults" in design:
+            raise DesignError("defaults", "only allowed beside 'instances'")
+        raws = [("instance", _from_legacy(design["instance"]))]
+    else:
+        raws = _expand_instances(design["instances"], design.get("defaults", {}))
+    hosts = [_normalize_host(path, raw, tables) for path, raw in raws]
+    seen: dict[str, str] = {}
+    for (path, _raw), host in zip(raws, hosts, strict=True):
+        if host["hostname"] in seen:
+            raise DesignError(
+                f"{path}.hostname", f"{host['hostname']!r} is also used by {seen[host['hostname']]}"
+            )
+        seen[host["hostname"]] = path
+    return hosts
+
+
+def _from_legacy(instance: object) -> dict:
+    """Map the seed's keys (guestid, datacenter, size, gitosis-admin, sshpubkey) onto the rich ones."""
+    if not isinstance(instance, dict):
+        raise DesignError("instance", f"expected a mapping, got {_show(instance)}")
+    raw: dict = {}
+    for key, value in instance.items():
+        if key not in LEGACY_KEYS:
+            raise DesignError(f"instance.{key}", f"unknown key (known: {', '.join(LEGACY_KEYS)})")
+        if key == "size" and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise DesignError("instance.size", f"expected a positive integer, got {_show(value)}")
+        raw[LEGACY_KEYS[key]] = [value] if key == "sshpubkey" else value
+    raw["_legacy"] = True
+    return raw
+
+
+def _expand_instances(instances: object, defaults: object) -> list[tuple[str, dict]]:
+    if not isinstance(instances, list) or not instances:
+        raise DesignError("instances", f"expected a non-empty list, got {_show(instances)}")
+    if len(instances) > MAX_INSTANCES:
+        raise DesignError("instances", f"at most {MAX_INSTANCES} hosts per design, got {len(instances)}")
+    if not isinstance(defaults, dict):
+        raise DesignError("defaults", f"expected a mapping, got {_show(defaults)}")
+    _check_keys("defaults", defaults, HOST_KEYS - {"hostname", "fqdn"})
+    raws = []
+    for index, instance in enumerate(instances):
+        path = f"instances[{index}]"
+        if not isinstance(instance, dict):
+            raise DesignError(path, f"expected a mapping, got {_show(instance)}")
+        _check_keys(path, instance, HOST_KEYS)
+        raws.append((path, {**copy.deepcopy(defaults), **instance}))
+    return raws
+
+
+def _check_keys(path: str, mapping: dict, allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise DesignError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+
+
+def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
+    legacy = raw.pop("_legacy", False)
+    keys = {v: k for k, v in LEGACY_KEYS.items()} if legacy else {k: k for k in HOST_KEYS}
+
+    def at(key: str) -> str:
+        return f"{path}.{keys.get(key, key)}"
+
+    hostname = _string(at("hostname"), raw.get("hostname"), required=True).lower()
+    if not HOSTNAME_RE.match(hostname):
+        raise DesignError(
+            at("hostname"),
+            f"{hostname!r} is not a hostname (letters, digits and inner hyphens, at most 63 characters)",
+        )
+    fqdn = _fqdn(at("fqdn"), raw.get("fqdn"), hostname)
+    provider = _provider_name(_string(at("provider"), raw.get("provider"), required=True), at("provider"))
+    host: dict = {
+        "hostname": hostname,
+        "fqdn": fqdn,
+        "provider": provider,
+        "image": _mapped(at("image"), raw.get("image"), provider, "images", tables),
+        "region": _mapped(at("region"), raw.get("region"), provider, "regions", tables),
+        "size": _mapped(at("size"), raw.get("size"), provider, "sizes", tables),
+        "ssh_keys": _ssh_keys(at("ssh_keys"), raw.get("ssh_keys", [])),
+        "gitosis_admin": None,
+        "dns": _dns(at("dns"), raw.get("dns", {}), fqdn),
+        "mounts": _mounts(at("mounts"), raw.get("mounts", [])),
+        "puppet": _puppet(at("puppet"), raw.get("puppet", {})),
+        "kernel": _kernel(at("kernel"), raw.get("kernel", {})),
+        "provider_options": _provider_options(
+            at("provider_options"), raw.get("provider_options", {}), provider
+        ),
+        "standby": None,
+    }
+    if raw.get("gitosis_admin") is not None:
+        remote = _string(at("gitosis_admin"), raw["gitosis_admin"])
+        if not GIT_REMOTE_RE.match(remote):
+            raise DesignError(at("gitosis_admin"), f"expected user@host:path.git, got {_show(remote)}")
+        host["gitosis_admin"] = remote
+    if raw.get("standby") is not None:
+        host["standby"] = _fqdn(at("standby"), raw["standby"], None)
+    return host
+
+
+def _provider_name(value: str, path: str) -> str:
+    wanted = value.strip().lower()
+    for name, aliases in PROVIDER_ALIASES.items():
+        if wanted in aliases:
+            return name
+    raise DesignError(path, f"unknown provider {_show(value)} (known: {', '.join(PROVIDER_ALIASES)})")
+
+
+def _mapped(path: str, value: object, provider: str, kind: str, tables: dict) -> str:
+    """Resolve a design's image/region/size through the provider's table, or accept a raw id."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise DesignError(path, f"expected a name from the {provider} {kind} table, got {_show(value)}")
+    text = str(value).strip()
+    table = tables[provider][kind]
+    if text.lower() in table:
+        return table[text.lower()]
+    if RAW_IDS[provider][kind].match(text):
+        return text
+    known = ", ".join(sorted(table)) or "none configured"
+    raise DesignError(
+        path,
+        f"unknown {kind[:-1]} {_show(value)} for {provider} (known: {known}; "
+        f"add it under mappings.{provider}.{kind} in the config)",
+    )
+
+
+def _string(path: str, value: object, required: bool = False) -> str:
+    if value is None and required:
+        raise DesignError(path, "is required")
+    if not isinstance(value, str) or not value.strip():
+        raise DesignError(path, f"expected a non-empty string, got {_show(value)}")
+    if len(value) > MAX_STRING or any(ord(char) < 32 for char in value):
+        raise DesignError(path, "contains control characters or is too long")
+    return value.strip()
+
+
+def _fqdn(path: str, value: object, hostname: str | None) -> str:
+    if value is None and hostname is not None:
+        raise DesignError(path, "is required (the host's fully qualified name, e.g. loki.example.com)")
+    fqdn = _string(path, value).lower().rstrip(".")
+    labels = fqdn.split(".")
+    if len(fqdn) > 253 or len(labels) < 2 or not all(HOSTNAME_RE.match(label) for label in labels):
+        raise DesignError(path, f"{_show(value)} is not a fully qualified domain name")
+    if hostname is not None and labels[0] != hostname:
+        raise DesignError(path, f"{fqdn!r} does not start with the hostname {hostname!r}")
+    return fqdn
+
+
+def _ssh_keys(path: str, value: object) -> list[str]:
+    if not isinstance(value, list):
+        raise DesignError(path, f"expected a list of public keys, got {_show(value)}")
+    keys = []
+    for index, key in enumerate(value):
+        text = _string(f"{path}[{index}]" if len(value) > 1 else path, key)
+        if not SSH_KEY_RE.match(text):
+            raise DesignError(path, f"not an SSH public key: {_show(text[:40])}")
+        keys.append(text)
+    return keys
+
+
+def _dns(path: str, value: object, fqdn: str) -> dict:
+    if not isinstance(value, dict):
+        raise DesignError(path, f"expected a mapping, got {_show(value)}")
+    _check_keys(path, value, {"zone", "reverse_zone", "ttl"})
+    zone = value.get("zone", fqdn.split(".", 1)[1])
+    zone = _fqdn(f"{path}.zone", zone, None) if "." in str(zone) else _string(f"{path}.zone", zone).lower()
+    if fqdn != zone and not fqdn.endswith("." + zone):
+        raise DesignError(f"{path}.zone", f"{fqdn!r} is not inside the zone {zone!r}")
+    ttl = value.get("ttl", 3600)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= 2147483647:
+        raise DesignError(f"{path}.ttl", f"expected a positive integer, got {_show(ttl)}")
+    reverse = value.get("reverse_zone")
+    if reverse is not None:
+        reverse = _fqdn(f"{path}.reverse_zone", reverse, None)
+    return {"zone": zone, "reverse_zone": reverse, "ttl": ttl}
+
+
+def _mounts(path: str, value: object) -> list[dict]:
+    if not isinstance(value, list):
+        raise DesignError(path, f"expected a list, got {_show(value)}")
+    mounts = []
+    for index, mount in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(mount, dict):
+            raise DesignError(where, f"expected a mapping with src, path, fstype, got {_show(mount)}")
+        _check_keys(where, mount, {"src", "path", "fstype", "opts"})
+        target = _string(f"{where}.path", mount.get("path"), required=True)
+        if not MOUNT_PATH_RE.match(target) or ".." in target.split("/"):
+            raise DesignError(f"{where}.path", f"expected an absolute path, got {_show(target)}")
+        fields = {}
+        for key, default in (("src", None), ("fstype", None), ("opts", "defaults")):
+            field = _string(f"{where}.{key}", mount.get(key, default), required=True)
+            if not MOUNT_FIELD_RE.match(field):
+                raise DesignError(
+                    f"{where}.{key}", f"contains characters not allowed in fstab: {_show(field)}"
+                )
+            fields[key] = field
+        mounts.append({"path": target, **fields})
+    return mounts
+
+
+def _puppet(path: str, value: object) -> dict:
+    if not isinstance(value, dict):
+        raise DesignError(path, f"expected a mapping, got {_show(value)}")
+    _check_keys(path, value, {"server", "environment", "manifest"})
+    puppet: dict = {"server": None, "environment": "production", "manifest": None}
+    for key in ("server", "environment"):
+        if value.get(key) is not None:
+            text = _string(f"{path}.{key}", value[key])
+            if not PUPPET_NAME_RE.match(text):
+                raise DesignError(f"{path}.{key}", f"unexpected characters in {_show(text)}")
+            puppet[key] = text
+    if value.get("manifest") is not None:
+        puppet["manifest"] = _string(f"{path}.manifest", value["manifest"])
+    return puppet
+
+
+def _kernel(path: str, value: object) -> dict:
+    if not isinstance(value, dict):
+        raise DesignError(path, f"expected a mapping, got {_show(value)}")
+    _check_keys(path, value, {"upgrade", "minimum"})
+    upgrade = value.get("upgrade", False)
+    if not isinstance(upgrade, bool):
+        raise DesignError(f"{path}.upgrade", f"expected true or false, got {_show(upgrade)}")
+    minimum = value.get("minimum")
+    if minimum is not None and not re.match(r"^\d+(\.\d+){0,2}$", str(minimum)):
+        raise DesignError(f"{path}.minimum", f"expected a version like 6.1, got {_show(minimum)}")
+    return {"upgrade": upgrade, "minimum": None if minimum is None else str(minimum)}
+
+
+def _provider_options(path: str, value: object, provider: str) -> dict:
+    if not isinstance(value, dict):
+        raise DesignError(path, f"expected a mapping of provider name to settings, got {_show(value)}")
+    options: dict = {}
+    for name, settings in value.items():
+        if _provider_name(str(name), f"{path}.{name}") != provider:
+            continue
+        if not isinstance(settings, dict) or not all(isinstance(key, str) for key in settings):
+            raise DesignError(f"{path}.{name}", f"expected a mapping, got {_show(settings)}")
+        options.update(settings)
+    return options
+
+
+def _show(value: object) -> str:
+    """Quote a value for an error message, short and on one line."""
+    if isinstance(value, str):
+        text = value if len(value) <= 60 else value[:57] + "..."
+        return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+    if value is None:
+        return "nothing"
+    if isinstance(value, (dict, list)):
+        return f"a {type(value).__name__}"
+    return repr(value)

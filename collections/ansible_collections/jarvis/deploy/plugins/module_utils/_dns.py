@@ -1,0 +1,284 @@
+# Private to this collection.
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""RFC 2136 dynamic updates with TSIG over TCP, behind the jarvis.deploy.dns_record module."""
+
+from __future__ import annotations
+
+import ipaddress
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+try:
+    import dns.exception
+    import dns.message
+    import dns.name
+    import dns.query
+    import dns.rcode
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.reversename
+    import dns.tsig
+    import dns.update
+except ImportError:
+    HAS_DNSPYTHON = False
+    DNSPYTHON_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_DNSPYTHON = True
+    DNSPYTHON_IMPORT_ERROR = None
+
+RECORD_TYPES = ("A", "AAAA", "CNAME", "PTR", "SSHFP", "TXT")
+TSIG_ALGORITHMS = ("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
+_NAME_VALUED = ("CNAME", "PTR")
+
+
+class DnsRecordError(Exception):
+    """A failure whose message is safe to show: it names server and zone, never the secret."""
+
+
+def record_name(record, record_type):
+    """The absolute owner name for RECORD; for PTR an IP address becomes its reverse pointer name."""
+    text = record.strip()
+    if record_type == "PTR":
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            pass
+        else:
+            return dns.reversename.from_address(str(address))
+    try:
+        name = dns.name.from_text(text)
+    except dns.exception.DNSException as exc:
+        raise DnsRecordError(f"record {record!r} is not a valid DNS name: {exc}") from None
+    if name == dns.name.root:
+        raise DnsRecordError(f"record must name something below the root, not {record!r}")
+    return name
+
+
+def normalise_value(record_type, value):
+    """VALUE in the canonical text form the server hands back, so equal data compares equal.
+
+    Names are absolute whether or not they end in a dot; a TXT value not starting with a
+    quote is one string, spaces included.
+    """
+    text = value.strip()
+    if record_type == "TXT" and not text.startswith('"'):
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    try:
+        rdata = _parse_rdata(record_type, text)
+    except dns.exception.DNSException as exc:
+        raise DnsRecordError(f"{value!r} is not a valid {record_type} value: {exc}") from None
+    return _rdata_text(record_type, rdata)
+
+
+def normalise_values(record_type, values):
+    """The sorted, de-duplicated canonical forms of VALUES."""
+    return sorted(set(normalise_value(record_type, value) for value in values))
+
+
+def _parse_rdata(record_type, text):
+    rdtype = dns.rdatatype.from_text(record_type)
+    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=dns.name.root, relativize=False)
+
+
+def _rdata_text(record_type, rdata):
+    text = rdata.to_text()
+    return text.lower() if record_type in _NAME_VALUED else text
+
+
+def make_key(key_name, key_secret, key_algorithm):
+    """The TSIG key to sign with, or None to send unsigned messages."""
+    if not key_name:
+        return None
+    algorithm = dns.tsig.HMAC_MD5 if key_algorithm == "hmac-md5" else dns.name.from_text(key_algorithm)
+    try:
+        return dns.tsig.Key(key_name, key_secret, algorithm)
+    except ValueError:
+        raise DnsRecordError(f"key_secret of TSIG key {key_name!r} is not valid base64") from None
+    except dns.exception.DNSException as exc:
+        raise DnsRecordError(f"key_name {key_name!r} is not a valid TSIG key name: {exc}") from None
+
+
+class DnsServer:
+    """One authoritative server, spoken to over TCP, every message signed when a key is given."""
+
+    def __init__(self, host, port, timeout, key=None):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.key = key
+
+    @property
+    def where(self):
+        return f"{self.host}:{self.port}"
+
+    @property
+    def key_label(self):
+        if self.key is None:
+            return "no TSIG key"
+        return f"TSIG key {self.key.name.to_text(omit_final_dot=True)!r}"
+
+    def exchange(self, message, what):
+        """Send MESSAGE; any transport or TSIG failure becomes a DnsRecordError about WHAT."""
+        if self.key is not None and not isinstance(message, dns.update.UpdateMessage):
+            message.use_tsig(self.key)
+        try:
+            return dns.query.tcp(message, self.host, port=self.port, timeout=self.timeout)
+        except dns.exception.Timeout:
+            raise DnsRecordError(
+                f"DNS server {self.where} did not answer within {self.timeout} s ({what})"
+            ) from None
+        except dns.tsig.PeerBadKey:
+            raise DnsRecordError(f"DNS server {self.where} does not know {self.key_label} ({what})") from None
+        except dns.tsig.PeerBadSignature:
+            raise DnsRecordError(
+                f"DNS server {self.where} rejected the signature of {self.key_label}:"
+                f" wrong key_secret or key_algorithm? ({what})"
+            ) from None
+        except dns.tsig.PeerBadTime:
+            raise DnsRecordError(
+                f"DNS server {self.where} rejected the time of the signature:"
+                f" are the clocks in sync? ({what})"
+            ) from None
+        except dns.exception.DNSException as exc:
+            raise DnsRecordError(f"DNS exchange with {self.where} failed ({what}): {exc}") from None
+        except OSError as exc:
+            raise DnsRecordError(
+                f"cannot reach DNS server {self.where} ({what}): {exc.strerror or exc}"
+            ) from None
+
+    def find_zone(self, name):
+        """The zone holding NAME: walk up its labels asking for SOA until the server is authoritative."""
+        candidate = name
+        while True:
+            query = dns.message.make_query(candidate, dns.rdatatype.SOA)
+            response = self.exchange(query, f"looking up the zone of {name}")
+            if response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                for rrset in response.answer:
+                    if rrset.rdtype == dns.rdatatype.SOA and rrset.name == candidate:
+                        return candidate
+                # A negative answer from the zone's server carries the zone's SOA.
+                for rrset in response.authority:
+                    if rrset.rdtype == dns.rdatatype.SOA and name.is_subdomain(rrset.name):
+                        return rrset.name
+            if candidate == dns.name.root:
+                raise DnsRecordError(
+                    f"no zone for {name} found on DNS server {self.where}:"
+                    " it is authoritative for none of its parent names (set zone, or check server and port)"
+                )
+            candidate = candidate.parent()
+
+    def read(self, zone, name, record_type):
+        """The TTL and canonical values the server holds for NAME/RECORD_TYPE; (None, []) when none."""
+        rdtype = dns.rdatatype.from_text(record_type)
+        what = f"reading {name} {record_type} in zone {zone}"
+        response = self.exchange(dns.message.make_query(name, rdtype), what)
+        rcode = response.rcode()
+        if rcode == dns.rcode.NXDOMAIN:
+            return None, []
+        if rcode != dns.rcode.NOERROR:
+            raise DnsRecordError(
+                f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}):"
+                f" is it authoritative for zone {zone}?"
+            )
+        rrset = response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
+        if rrset is None:
+            return None, []
+        return rrset.ttl, sorted(_rdata_text(record_type, rdata) for rdata in rrset)
+
+    def update(self, zone, name, record_type, ttl, values):
+        """Make NAME/RECORD_TYPE hold exactly VALUES (delete the RRset when VALUES is empty)."""
+        rdtype = dns.rdatatype.from_text(record_type)
+        message = dns.update.UpdateMessage(zone, keyring=self.key)
+        if values:
+            rdatas = [_parse_rdata(record_type, value) for value in values]
+            message.replace(name, ttl, *rdatas)
+        else:
+            message.delete(name, rdtype)
+        what = f"updating {name} {record_type} in zone {zone}"
+        rcode = self.exchange(message, what).rcode()
+        if rcode == dns.rcode.NOERROR:
+            return
+        if rcode == dns.rcode.REFUSED and self.key is None:
+            reason = "the server refuses unsigned updates: set key_name and key_secret"
+        elif rcode == dns.rcode.REFUSED:
+            reason = f"the server does not allow {self.key_label} to update this zone"
+        elif rcode == dns.rcode.NOTAUTH:
+            reason = f"the server is not authoritative for zone {zone}"
+        else:
+            reason = "the update was not applied"
+        raise DnsRecordError(
+            f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}): {reason}"
+        )
+
+
+def plan_actions(name, record_type, state, before_ttl, before, ttl, after):
+    """Human-readable steps that turn BEFORE into AFTER; empty when nothing differs."""
+    label = f"{name} {record_type}"
+    if state == "absent":
+        return [f"delete {label} ({', '.join(before)})"] if before else []
+    if not before:
+        return [f"create {label} {', '.join(after)} (TTL {ttl})"]
+    actions = []
+    if before != after:
+        actions.append(f"replace {label} {', '.join(before)} with {', '.join(after)}")
+    if before_ttl != ttl:
+        actions.append(f"change TTL of {label} from {before_ttl} to {ttl}")
+    return actions
+
+
+def _diff_side(name, record_type, ttl, values):
+    return {"record": name, "type": record_type, "ttl": ttl if values else None, "values": values}
+
+
+def run_dns_record(module):
+    """Bring one RRset to the wanted state and exit the module with before/after and actions."""
+    if not HAS_DNSPYTHON:
+        module.fail_json(msg=missing_required_lib("dnspython"), exception=DNSPYTHON_IMPORT_ERROR)
+    params = module.params
+    record_type = params["type"]
+    state = params["state"]
+    ttl = params["ttl"]
+    try:
+        name = record_name(params["record"], record_type)
+        after = normalise_values(record_type, params["values"] or []) if state == "present" else []
+        if state == "present" and not after:
+            raise DnsRecordError("values must hold at least one value when state=present")
+        key = make_key(params["key_name"], params["key_secret"], params["key_algorithm"])
+        server = DnsServer(params["server"], params["port"], params["timeout"], key)
+        if params["zone"]:
+            zone = dns.name.from_text(params["zone"].strip())
+            if not name.is_subdomain(zone):
+                raise DnsRecordError(f"record {name} is not inside zone {zone}")
+        else:
+            zone = server.find_zone(name)
+        before_ttl, before = server.read(zone, name, record_type)
+        actions = plan_actions(name.to_text(), record_type, state, before_ttl, before, ttl, after)
+        if actions and not module.check_mode:
+            server.update(zone, name, record_type, ttl, after)
+            served_ttl, served = server.read(zone, name, record_type)
+            if served != after or (after and served_ttl != ttl):
+                raise DnsRecordError(
+                    f"DNS server {server.where} accepted the update of {name} {record_type} in zone {zone}"
+                    f" but serves {served or 'nothing'} (TTL {served_ttl}) instead:"
+                    " does a CNAME clash with other data at that name?"
+                )
+    except DnsRecordError as exc:
+        module.fail_json(msg=str(exc))
+
+    result = {
+        "changed": bool(actions),
+        "record": name.to_text(),
+        "type": record_type,
+        "zone": zone.to_text(),
+        "before": before,
+        "after": after,
+        "actions": actions,
+    }
+    if module._diff:
+        result["diff"] = {
+            "before": _diff_side(name.to_text(), record_type, before_ttl, before),
+            "after": _diff_side(name.to_text(), record_type, ttl, after),
+        }
+    module.exit_json(**result)

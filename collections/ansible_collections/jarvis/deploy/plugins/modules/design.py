@@ -1,0 +1,125 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: design
+short_description: Validate a host design and return its hosts in canonical form
+version_added: 0.1.0
+author: jarvis developers (@jarvis)
+description:
+  - Accepts the original one-host C(instance) document (keys C(hostname), C(fqdn), C(provider), C(guestid),
+    C(datacenter), C(size), C(gitosis-admin), C(sshpubkey)) or the richer C(instances) list with optional
+    C(defaults), and returns one canonical dictionary per host.
+  - Provider names are matched case-insensitively; images, regions and sizes are mapped per provider through
+    the collection's tables, which O(mappings) extends.
+  - Any problem fails the task with the path of the key at fault, for example
+    C(instance.size: expected a positive integer, got "huge"), before anything else runs.
+  - Changes nothing, so it always reports C(changed=false).
+extends_documentation_fragment:
+  - jarvis.deploy._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  instance:
+    description:
+      - The seed's one-host design (the value of its top-level C(instance) key).
+      - Mutually exclusive with O(instances).
+    type: dict
+  instances:
+    description:
+      - The rich design's list of hosts. Each item may use C(hostname), C(fqdn), C(provider), C(image),
+        C(region), C(size), C(ssh_keys), C(gitosis_admin), C(dns), C(mounts), C(puppet), C(kernel),
+        C(provider_options) and C(standby); see the project's C(docs/design.md).
+      - Mutually exclusive with O(instance).
+    type: list
+    elements: dict
+  defaults:
+    description:
+      - Settings every item of O(instances) inherits unless it sets them itself.
+    type: dict
+  mappings:
+    description:
+      - Extra or overriding entries for the mapping tables, as C({provider: {images|regions|sizes: {name: id}}}).
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Validate the design given with -e @design.yml
+  jarvis.deploy.design:
+    instance: "{{ instance | default(omit) }}"
+    instances: "{{ instances | default(omit) }}"
+    defaults: "{{ defaults | default(omit) }}"
+    mappings: "{{ jarvis_mappings | default(omit) }}"
+  register: design
+
+- name: Validate a legacy design inline
+  jarvis.deploy.design:
+    instance:
+      hostname: loki
+      fqdn: loki.websages.com
+      provider: Linode
+      guestid: Debian 6
+      datacenter: Atlanta
+      size: 512
+"""
+
+RETURN = r"""
+hosts:
+  description: The design's hosts in canonical form, in the order given.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - hostname: loki
+      fqdn: loki.websages.com
+      provider: linode
+      image: linode/debian12
+      region: us-southeast
+      size: g6-nanode-1
+      ssh_keys: []
+      gitosis_admin: gitosis@freyr.websages.com:gitosis-admin.git
+      dns: {zone: websages.com, reverse_zone: null, ttl: 3600}
+      mounts: []
+      puppet: {server: null, environment: production, manifest: null}
+      kernel: {upgrade: false, minimum: null}
+      provider_options: {}
+      standby: null
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.jarvis.deploy.plugins.module_utils._design import DesignError, normalize
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            instance=dict(type="dict"),
+            instances=dict(type="list", elements="dict"),
+            defaults=dict(type="dict"),
+            mappings=dict(type="dict"),
+        ),
+        mutually_exclusive=[("instance", "instances")],
+        required_one_of=[("instance", "instances")],
+        supports_check_mode=True,
+    )
+    design = {
+        key: module.params[key]
+        for key in ("instance", "instances", "defaults")
+        if module.params[key] is not None
+    }
+    try:
+        hosts = normalize(design, module.params["mappings"])
+    except DesignError as exc:
+        module.fail_json(msg=f"invalid design: {exc}", path=exc.path)
+    module.exit_json(changed=False, hosts=hosts)
+
+
+if __name__ == "__main__":
+    main()

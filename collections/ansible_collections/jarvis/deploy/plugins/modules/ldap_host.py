@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ldap_host
+short_description: Create, update or delete a host's entry in the LDAP CMDB
+version_added: 0.1.0
+author: jarvis developers (@jarvis)
+description:
+  - Manages the entry C(cn=<name>,<hosts_dn>) of a host in the CMDB, with the object classes
+    C(device), C(ipHost) and C(jarvisHost) (see the collection's C(docs/ldap/jarvis.schema)).
+  - Only the attributes of the options given are managed; an option left out leaves its attribute alone.
+    Multi-valued attributes compare as sets, so their order does not matter.
+  - C(jarvisDeployedAt) is set to the current UTC time when the entry is created or when anything else
+    in it changes, never on a run that changes nothing.
+  - Object classes the entry misses are added. C(ipHost) requires C(ipHostNumber), so the entry
+    carries C(ipHost) exactly while it has at least one address (O(ip)).
+extends_documentation_fragment:
+  - jarvis.deploy._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+requirements:
+  - ldap3
+options:
+  name:
+    description:
+      - The short hostname, the entry's C(cn), for example C(loki).
+      - Must be a hostname label (letters, digits and inner hyphens, at most 63 characters);
+        anything else is refused before the LDAP server is contacted.
+    type: str
+    required: true
+  fqdn:
+    description:
+      - The host's fully qualified domain name (C(jarvisFqdn)). An empty string removes it.
+    type: str
+  ip:
+    description:
+      - The host's IP addresses (C(ipHostNumber)). An empty list removes them and the C(ipHost) class.
+    type: list
+    elements: str
+  provider:
+    description:
+      - Where the host runs, for example C(ec2), C(linode), C(vsphere) (C(jarvisProvider)).
+    type: str
+  instance_id:
+    description:
+      - The provider's identifier of the instance (C(jarvisInstanceId)).
+    type: str
+  region:
+    description:
+      - The provider region or datacenter (C(jarvisRegion)).
+    type: str
+  ssh_host_keys:
+    description:
+      - The host's public SSH host keys, one C(ssh-ed25519 AAAA...) line each (C(jarvisSshHostKey)).
+    type: list
+    elements: str
+  ssh_fingerprints:
+    description:
+      - Fingerprints of the host keys (C(jarvisSshFingerprint)).
+    type: list
+    elements: str
+  root_public_key:
+    description:
+      - The public SSH key of the host's root user (C(jarvisRootPublicKey)).
+    type: str
+  deployed_by:
+    description:
+      - Who runs the deployment (C(jarvisDeployedBy)).
+    type: str
+  production:
+    description:
+      - Whether the host is in production (C(jarvisProduction)).
+      - When omitted, the value in the entry is left as it is.
+    type: bool
+  attributes:
+    description:
+      - Further attributes to manage, name to a string or a list of strings, for example
+        C(jarvisStandby) or C(jarvisDesign). An empty string, empty list or null removes the attribute.
+      - C(objectClass), C(cn), C(jarvisDeployedAt) and the attributes of the other options cannot be set here.
+    type: dict
+  state:
+    description:
+      - Whether the entry should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  server_uri:
+    description:
+      - URI of the LDAP server, for example C(ldap://ldap.example.com:389).
+      - Taken from E(JARVIS_LDAP_URI) when not given.
+    type: str
+    required: true
+  bind_dn:
+    description:
+      - DN to bind as; anonymous when neither this nor E(JARVIS_LDAP_BIND_DN) is set.
+      - Needs O(bind_pw).
+    type: str
+  bind_pw:
+    description:
+      - Password of O(bind_dn). Taken from E(JARVIS_LDAP_BIND_PASSWORD) when not given.
+    type: str
+  hosts_dn:
+    description:
+      - DN under which the host entries live, for example C(ou=Hosts,dc=websages,dc=com).
+      - Taken from E(JARVIS_LDAP_HOSTS_DN) when not given.
+    type: str
+    required: true
+  timeout:
+    description:
+      - Seconds to wait for the server to connect and for each answer.
+    type: int
+    default: 10
+"""
+
+EXAMPLES = r"""
+- name: Record a freshly deployed host in the CMDB
+  jarvis.deploy.ldap_host:
+    name: loki
+    fqdn: loki.websages.com
+    ip: [10.201.100.11]
+    provider: ec2
+    instance_id: i-0123456789abcdef0
+    region: us-east-1
+    ssh_host_keys: "{{ host_keys }}"
+    deployed_by: whitejs
+    attributes:
+      jarvisStandby: odin.websages.com
+      jarvisDesign: "{{ lookup('file', 'designs/loki.yml') }}"
+  environment:
+    JARVIS_LDAP_URI: ldap://ldap.websages.com
+    JARVIS_LDAP_BIND_DN: cn=jarvis,ou=People,dc=websages,dc=com
+    JARVIS_LDAP_BIND_PASSWORD: "{{ vault_ldap_password }}"
+    JARVIS_LDAP_HOSTS_DN: ou=Hosts,dc=websages,dc=com
+
+- name: Put the host in production
+  jarvis.deploy.ldap_host:
+    name: loki
+    production: true
+
+- name: Remove the host from the CMDB
+  jarvis.deploy.ldap_host:
+    name: loki
+    state: absent
+"""
+
+RETURN = r"""
+dn:
+  description: DN of the host's entry.
+  returned: always
+  type: str
+  sample: cn=loki,ou=Hosts,dc=websages,dc=com
+entry:
+  description:
+    - The entry after the change (in check mode, as it would be), attribute name to its sorted values.
+    - Empty when the entry does not exist.
+  returned: always
+  type: dict
+  sample:
+    objectClass: [device, ipHost, jarvisHost]
+    cn: [loki]
+    ipHostNumber: [10.201.100.11]
+    jarvisFqdn: [loki.websages.com]
+    jarvisDeployedAt: ["20250101120000Z"]
+actions:
+  description: What was done (or would be done in check mode), one human-readable line each.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - add entry cn=loki,ou=Hosts,dc=websages,dc=com (device, ipHost, jarvisHost)
+    - set jarvisFqdn to loki.websages.com
+"""
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import run_ldap_host
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            fqdn=dict(type="str"),
+            ip=dict(type="list", elements="str"),
+            provider=dict(type="str"),
+            instance_id=dict(type="str"),
+            region=dict(type="str"),
+            ssh_host_keys=dict(type="list", elements="str", no_log=False),
+            ssh_fingerprints=dict(type="list", elements="str"),
+            root_public_key=dict(type="str", no_log=False),
+            deployed_by=dict(type="str"),
+            production=dict(type="bool"),
+            attributes=dict(type="dict"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            server_uri=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_URI"])),
+            bind_dn=dict(type="str", fallback=(env_fallback, ["JARVIS_LDAP_BIND_DN"])),
+            bind_pw=dict(type="str", no_log=True, fallback=(env_fallback, ["JARVIS_LDAP_BIND_PASSWORD"])),
+            hosts_dn=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_HOSTS_DN"])),
+            timeout=dict(type="int", default=10),
+        ),
+        required_together=[["bind_dn", "bind_pw"]],
+        supports_check_mode=True,
+    )
+    run_ldap_host(module)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: root_credentials
+short_description: Create a host's root password and keep it only in an Ansible Vault file
+version_added: 0.1.0
+author: jarvis developers (@jarvis)
+description:
+  - Generates a random root password for a host and stores it, encrypted with Ansible Vault, in
+    O(secrets_dir)/O(name).yml (mode 0600, directory 0700), together with its SHA-512 crypt hash.
+  - The clear password is never returned, printed or logged; only the hash (for cloud-init or
+    M(ansible.builtin.user)) and the file's path are returned.
+  - An existing file is kept, so a second run reports no change, unless O(rotate=true).
+  - Runs on the controller as an action plugin; read it back with C(ansible-vault view).
+extends_documentation_fragment:
+  - jarvis.deploy._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+    details: Not idempotent when O(rotate=true), which makes a new password on every run.
+requirements:
+  - the C(openssl) command on the controller (to compute the SHA-512 crypt hash)
+options:
+  name:
+    description: The host's fully qualified name; the secrets file is named after it.
+    type: str
+    required: true
+  secrets_dir:
+    description: Directory of the vault-encrypted secrets files; created with mode 0700.
+    type: path
+    required: true
+  vault_password_file:
+    description: File holding the vault password used to encrypt the secrets file.
+    type: path
+    required: true
+  rotate:
+    description: Make a new password even when one is stored already.
+    type: bool
+    default: false
+  length:
+    description: Length of the generated password, in characters.
+    type: int
+    default: 24
+"""
+
+EXAMPLES = r"""
+- name: Create (or reuse) loki's root password
+  jarvis.deploy.root_credentials:
+    name: loki.websages.com
+    secrets_dir: /var/lib/jarvis/secrets
+    vault_password_file: /etc/jarvis/vault-password
+  register: root_credentials
+
+- name: Give the hash to cloud-init
+  ansible.builtin.set_fact:
+    cloud_config_password: "{{ root_credentials.password_hash }}"
+"""
+
+RETURN = r"""
+path:
+  description: The vault-encrypted secrets file.
+  returned: always
+  type: str
+  sample: /var/lib/jarvis/secrets/loki.websages.com.yml
+password_hash:
+  description: SHA-512 crypt hash of the root password; empty in check mode when no password exists yet.
+  returned: always
+  type: str
+  sample: $6$Yy3...$6Q...
+actions:
+  description: What was done, or would be done in check mode.
+  returned: always
+  type: list
+  elements: str
+  sample: ["created a new root password for loki.websages.com"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    # The work happens in the action plugin of the same name, on the controller, where the
+    # vault lives; reaching this means the task ran somewhere the action plugin was bypassed.
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            secrets_dir=dict(type="path", required=True),
+            vault_password_file=dict(type="path", required=True, no_log=False),
+            rotate=dict(type="bool", default=False),
+            length=dict(type="int", default=24, no_log=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.fail_json(msg="jarvis.deploy.root_credentials runs as an action plugin on the controller only")
+
+
+if __name__ == "__main__":
+    main()

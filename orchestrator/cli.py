@@ -1,0 +1,122 @@
+"""The ``jarvis`` command: deploy, plan, status, and the built-in sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.config import default_home, load_config
+from orchestrator.design import load_design_file
+from orchestrator.errors import DeploymentError, JarvisError
+from orchestrator.report import plan_report, status_text, summary, transition_line
+from orchestrator.runner import DeploymentRunner
+from orchestrator.store import DeploymentStore
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except JarvisError as exc:
+        print(f"jarvis: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jarvis", description="Deploy hosts from their design, the whole way.")
+    parser.add_argument("--config", help="config file (default: $JARVIS_CONFIG, $JARVIS_HOME/config.yml, the sandbox's)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    deploy = commands.add_parser("deploy", help="deploy the hosts of a design file")
+    deploy.add_argument("design", help="a design file (the seed's instance: format or the instances: one)")
+    deploy.set_defaults(func=_deploy, check=False)
+
+    plan = commands.add_parser("plan", help="show what deploying a design would change, changing nothing")
+    plan.add_argument("design")
+    plan.set_defaults(func=_deploy, check=True)
+
+    status = commands.add_parser("status", help="the current or last stage of a host, or every running deployment")
+    status.add_argument("host", nargs="?")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=_status)
+
+    sandbox = commands.add_parser("sandbox", help="the built-in local world: slapd, named, EC2 and real hosts")
+    sandbox.add_argument("action", choices=["up", "down", "status"])
+    sandbox.add_argument("--state-dir", type=Path, help="where the sandbox keeps its servers' data")
+    sandbox.set_defaults(func=_sandbox)
+    return parser
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    design = load_design_file(args.design, config.mappings)
+    store = DeploymentStore(config.store_path)
+    width = max(len(name) for name in design.hostnames)
+    print(f"{'planning' if args.check else 'deploying'} {', '.join(design.hostnames)} from {design.source}", flush=True)
+    running = DeploymentRunner(config, store).start(
+        design,
+        requested_by=f"{getpass.getuser()} (cli)",
+        check=args.check,
+        listener=lambda transition: print(transition_line(transition, width), flush=True),
+    )
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        print("canceling at the next task boundary...", file=sys.stderr, flush=True)
+        running.cancel()
+        running.wait()
+    hosts = store.deployment_hosts(running.id)
+    print()
+    for host in hosts:
+        print(plan_report(host) if args.check else summary(host))
+    ok = all(host.state in ("ready", "planned") for host in hosts)
+    if not args.check and len(hosts) > 1:
+        failed = [host.hostname for host in hosts if host.state != "ready"]
+        print(f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 0 if ok else 1
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    store = DeploymentStore(config.store_path)
+    if args.host:
+        host = store.host_status(args.host.lower())
+        if host is None:
+            raise DeploymentError(f"no deployment of {args.host!r} is recorded in {config.store_path}")
+        hosts = [host]
+    else:
+        hosts = store.active_hosts()
+    if args.json:
+        payload = hosts[0].as_dict() if args.host else [host.as_dict() for host in hosts]
+        print(json.dumps(payload, indent=2))
+    elif not hosts:
+        print("no deployment is running")
+    else:
+        print("\n".join(status_text(host) for host in hosts))
+    return 0 if not args.host or hosts[0].state != "failed" else 1
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox import world  # the sandbox is optional at run time: import it only when asked
+
+    state_dir = args.state_dir or default_home() / "sandbox"
+    if args.action == "up":
+        info = world.up(state_dir)
+        print(f"sandbox up in {state_dir}; jarvis uses {info['config']} when no other config is set")
+    elif args.action == "down":
+        world.down(state_dir)
+        print(f"sandbox in {state_dir} is down")
+    else:
+        print(json.dumps(world.status(state_dir), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

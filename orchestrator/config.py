@@ -1,0 +1,158 @@
+"""jarvis's configuration: where its state lives, site settings, and credentials.
+
+Credentials come from the config file or the environment, never from a design. A config file
+holding credentials must be private to its owner (mode 0600), else jarvis refuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import ConfigError
+
+# Environment variables that fill credentials the config file leaves out; the same names are the
+# modules' env fallbacks, so plain ansible-playbook runs read them too.
+CREDENTIAL_ENV: dict[str, dict[str, str]] = {
+    "aws": {
+        "access_key": "AWS_ACCESS_KEY_ID",
+        "secret_key": "AWS_SECRET_ACCESS_KEY",
+        "endpoint_url": "AWS_ENDPOINT_URL",
+        "region": "AWS_DEFAULT_REGION",
+    },
+    "dns": {
+        "server": "JARVIS_DNS_SERVER",
+        "port": "JARVIS_DNS_PORT",
+        "key_name": "JARVIS_TSIG_KEY_NAME",
+        "key_secret": "JARVIS_TSIG_SECRET",
+        "key_algorithm": "JARVIS_TSIG_ALGORITHM",
+    },
+    "ldap": {
+        "uri": "JARVIS_LDAP_URI",
+        "bind_dn": "JARVIS_LDAP_BIND_DN",
+        "bind_password": "JARVIS_LDAP_BIND_PASSWORD",
+        "hosts_dn": "JARVIS_LDAP_HOSTS_DN",
+    },
+}
+SECRET_KEYS = {("aws", "secret_key"), ("dns", "key_secret"), ("ldap", "bind_password")}
+TOP_KEYS = {"home", "vault_password_file", "authorized_keys", "address", "ec2", "mappings", "credentials"}
+
+
+def default_home() -> Path:
+    """Where jarvis keeps its store, runs and secrets when nothing says otherwise."""
+    if env := os.environ.get("JARVIS_HOME"):
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/jarvis")
+    return Path.home() / ".local" / "state" / "jarvis"
+
+
+@dataclass
+class Config:
+    home: Path = field(default_factory=default_home)
+    vault_password_file: Path | None = None
+    authorized_keys: list[str] = field(default_factory=list)
+    address: str = "private"
+    ec2: dict[str, Any] = field(default_factory=dict)
+    mappings: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "jarvis.db"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    def secret_values(self) -> list[str]:
+        """Every secret jarvis knows, so that output can be scrubbed of them."""
+        values = [self.credentials.get(group, {}).get(key, "") for group, key in SECRET_KEYS]
+        return [value for value in values if len(value) >= 4]
+
+    def site_vars(self) -> dict[str, Any]:
+        """Non-secret settings handed to the playbook as inventory variables."""
+        return {
+            "jarvis_address": self.address,
+            "jarvis_ec2": self.ec2,
+            "jarvis_authorized_keys": self.authorized_keys,
+            "jarvis_secrets_dir": str(self.secrets_dir),
+            "jarvis_vault_password_file": str(self.vault_password_file or ""),
+            "jarvis_mappings": self.mappings,
+        }
+
+
+def config_path(explicit: str | None = None) -> Path | None:
+    """The config file: --config, $JARVIS_CONFIG, $JARVIS_HOME/config.yml, then the sandbox's if it is up."""
+    if explicit:
+        return Path(explicit)
+    if env := os.environ.get("JARVIS_CONFIG"):
+        return Path(env)
+    for candidate in (default_home() / "config.yml", default_home() / "sandbox" / "config.yml"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_config(explicit: str | None = None) -> Config:
+    """Read the config file (if any) and fill credentials from the environment."""
+    path = config_path(explicit)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"the config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"the config file {path} must hold a mapping")
+        unknown = set(raw) - TOP_KEYS
+        if unknown:
+            raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
+        if raw.get("credentials") and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"{path} holds credentials but others can read it: chmod 600 {path}")
+    credentials = _credentials(raw.get("credentials") or {}, path)
+    config = Config(
+        vault_password_file=_path(raw.get("vault_password_file") or os.environ.get("JARVIS_VAULT_PASSWORD_FILE")),
+        authorized_keys=list(raw.get("authorized_keys") or []),
+        address=str(raw.get("address", "private")),
+        ec2=dict(raw.get("ec2") or {}),
+        mappings=dict(raw.get("mappings") or {}),
+        credentials=credentials,
+        path=path,
+    )
+    if raw.get("home") and not os.environ.get("JARVIS_HOME"):
+        config.home = Path(raw["home"])
+    if config.address not in ("private", "public"):
+        raise ConfigError(f"address: expected private or public, got {config.address!r}")
+    return config
+
+
+def _credentials(raw: dict[str, Any], path: Path | None) -> dict[str, dict[str, str]]:
+    credentials: dict[str, dict[str, str]] = {}
+    for group, keys in CREDENTIAL_ENV.items():
+        given = raw.get(group) or {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"{path}: credentials.{group} must be a mapping")
+        values = {}
+        for key, env in keys.items():
+            value = given.get(key, os.environ.get(env))
+            if value not in (None, ""):
+                values[key] = str(value)
+        credentials[group] = values
+    return credentials
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if value else None

@@ -1,0 +1,182 @@
+"""Turn ansible-runner task events into stage transitions, facts and a status per host.
+
+Each task belongs to the stage named by its task file (see :mod:`orchestrator.stages`); a stage
+starts with its first task on a host and ends when the next one starts, when it fails, or when
+the playbook ends. The same mapping serves local runs, remote workers and AWX job events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.stages import BY_ID, stage_of_task_path
+from orchestrator.store import DeploymentStore
+
+FAILURE_EVENTS = {"runner_on_failed", "runner_on_unreachable"}
+RESULT_EVENTS = {"runner_on_ok", "runner_on_skipped", *FAILURE_EVENTS}
+MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Something a person watching the deployment wants to hear about."""
+
+    deployment_id: str
+    hostname: str
+    stage: str
+    state: str  # running | ok | changed | failed | ready | canceled | planned
+    detail: str | None = None
+    at: float = field(default_factory=time.time)
+
+    @property
+    def title(self) -> str:
+        return BY_ID[self.stage].title if self.stage in BY_ID else self.stage
+
+
+Listener = Callable[[Transition], None]
+Redactor = Callable[[str], str]
+
+
+@dataclass
+class _HostProgress:
+    stage: str | None = None
+    changed: bool = False
+    actions: list[str] = field(default_factory=list)
+    finished: bool = False
+    reached_ready: bool = False
+
+
+class StageTracker:
+    """Consumes one deployment's events in order; writes the store and tells the listener."""
+
+    def __init__(
+        self,
+        store: DeploymentStore,
+        deployment_id: str,
+        hostnames: list[str],
+        redact: Redactor,
+        listener: Listener | None = None,
+        plan: bool = False,
+    ) -> None:
+        self.store = store
+        self.deployment_id = deployment_id
+        self.redact = redact
+        self.listener = listener
+        self.plan = plan
+        self.hosts = {name: _HostProgress() for name in hostnames}
+
+    def handle(self, event: dict[str, Any]) -> None:
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        stage = stage_of_task_path(data.get("task_path"))
+        if host not in self.hosts or stage is None or self.hosts[host].finished:
+            return
+        progress = self.hosts[host]
+        kind = event.get("event")
+        if kind == "runner_on_start" and progress.stage != stage:
+            self._close(host, "ok")
+            progress.stage = stage
+            self.store.start_stage(self.deployment_id, host, stage)
+            self._tell(host, stage, "running")
+        elif kind in RESULT_EVENTS:
+            result = data.get("res") or {}
+            if kind in FAILURE_EVENTS and not data.get("ignore_errors"):
+                self._fail(host, stage, _reason(result, kind, self.redact))
+                return
+            progress.changed |= bool(result.get("changed"))
+            progress.actions += [self.redact(str(action)) for action in result.get("actions") or []]
+            facts = _facts(data.get("resolved_action") or data.get("task_action") or "", result)
+            if facts:
+                self.store.merge_facts(self.deployment_id, host, facts)
+            if stage == "ready" and kind == "runner_on_ok":
+                progress.reached_ready = True
+
+    def finish(self, runner_status: str) -> None:
+        """Close every host once the playbook has ended with the runner's final status."""
+        for host, progress in self.hosts.items():
+            if progress.finished:
+                continue
+            if runner_status == "canceled":
+                stage = progress.stage or "validate"
+                self._close(host, "canceled")
+                self.store.finish_host(self.deployment_id, host, "canceled", "canceled by request", stage)
+                self._tell(host, stage, "canceled", "canceled by request")
+            elif progress.reached_ready:
+                self._close(host, "ok")
+                self.store.finish_host(self.deployment_id, host, "ready")
+                self._tell(host, "ready", "ready")
+            elif self.plan:
+                stage = progress.stage or "validate"
+                self._close(host, "ok")
+                self.store.finish_host(self.deployment_id, host, "planned", None, stage)
+                self._tell(host, stage, "planned")
+            else:
+                stage = progress.stage or "validate"
+                reason = f"the playbook ended ({runner_status}) during stage {stage}"
+                self._fail(host, stage, reason)
+
+    def _close(self, host: str, outcome: str) -> None:
+        """End the host's current stage; 'ok' becomes 'changed' when a task changed something."""
+        progress = self.hosts[host]
+        if progress.stage is None:
+            return
+        state = "changed" if outcome == "ok" and progress.changed else outcome
+        if state == "canceled":
+            state = "not_run"
+        self.store.end_stage(self.deployment_id, host, progress.stage, state, actions=progress.actions)
+        if state in ("ok", "changed"):
+            self._tell(host, progress.stage, state, "; ".join(progress.actions) or None)
+        progress.changed, progress.actions = False, []
+
+    def _fail(self, host: str, stage: str, reason: str) -> None:
+        progress = self.hosts[host]
+        self.store.end_stage(self.deployment_id, host, stage, "failed", reason, progress.actions)
+        self.store.finish_host(self.deployment_id, host, "failed", reason, stage)
+        progress.finished = True
+        progress.stage = None
+        self._tell(host, stage, "failed", reason)
+
+    def _tell(self, host: str, stage: str, state: str, detail: str | None = None) -> None:
+        if state in ("running", "failed", "ready", "canceled"):
+            self.store.add_event(self.deployment_id, state, detail or BY_ID[stage].title, host, stage)
+        if self.listener is not None:
+            self.listener(Transition(self.deployment_id, host, stage, state, detail))
+
+
+def _reason(result: dict[str, Any], kind: str, redact: Redactor) -> str:
+    """A short, one-line, secret-free reason for a failed task."""
+    if kind == "runner_on_unreachable":
+        text = f"unreachable: {result.get('msg', '')}"
+    else:
+        text = str(result.get("msg") or result.get("stderr") or result.get("stdout") or "failed")
+    text = " ".join(redact(text).split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
+
+def _facts(action: str, result: dict[str, Any]) -> dict[str, Any]:
+    """What a stage learned that the summary, status and later stages need, by module."""
+    name = action.rsplit(".", 1)[-1]
+    if name.endswith("_instance") and result.get("instance"):
+        instance = result["instance"]
+        return {
+            "instance_id": instance.get("id"),
+            "instance_state": instance.get("state"),
+            "private_ip": instance.get("private_ip"),
+            "public_ip": instance.get("public_ip"),
+        }
+    if name == "set_fact" and "jarvis_ip" in (result.get("ansible_facts") or {}):
+        return {"ip": result["ansible_facts"]["jarvis_ip"]}
+    if name == "ssh_hostkeys" and "host_keys" in result:
+        return {
+            "fingerprints": result.get("fingerprints", []),
+            "host_keys": [key.get("public_key") for key in result["host_keys"]],
+        }
+    if name == "dns_record" and result.get("record"):
+        values = result.get("after") or []
+        return {f"dns:{result['record']}:{result.get('type')}": values}
+    if name == "ldap_host" and result.get("dn"):
+        return {"ldap_dn": result["dn"]}
+    return {}

@@ -1,0 +1,173 @@
+"""Run one deployment's playbook with ansible-runner and follow it stage by stage.
+
+Each deployment gets a private data dir under ``<home>/runs/<id>``. Credentials go to the
+playbook in a vars file of mode 0600 outside that dir (so they never land in the runner's
+artifacts) and are removed from this process's environment, which ansible-runner would
+otherwise copy into ``artifacts/<id>/command``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+from orchestrator._collection import COLLECTIONS_PATH
+from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
+from orchestrator.design import Design
+from orchestrator.events import Listener, StageTracker
+from orchestrator.render import deployment_inventory, pipeline_play
+from orchestrator.stages import PLAYBOOK_STAGES, deploy_stages
+from orchestrator.store import DeploymentStore
+
+_DONE = object()
+
+
+def make_redactor(secrets: list[str]) -> Any:
+    """A function that replaces every known secret in a text with ********."""
+    ordered = sorted(set(secrets), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "********")
+        return text
+
+    return redact
+
+
+def scrub_environment() -> None:
+    """Drop secret credentials from os.environ once the config has read them (see module doc)."""
+    for group, key in SECRET_KEYS:
+        os.environ.pop(CREDENTIAL_ENV[group][key], None)
+
+
+@dataclass
+class RunningDeployment:
+    """A deployment in progress; ``wait()`` until it ends, ``cancel()`` to stop at the next task."""
+
+    id: str
+    hostnames: list[str]
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _done: threading.Event = field(default_factory=threading.Event)
+    status: str = "starting"
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> str:
+        self._done.wait(timeout)
+        return self.status
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+
+class DeploymentRunner:
+    """Starts deployments and keeps the status store up to date while they run."""
+
+    def __init__(self, config: Config, store: DeploymentStore) -> None:
+        self.config = config
+        self.store = store
+        self.redact = make_redactor(config.secret_values())
+
+    def start(
+        self,
+        design: Design,
+        requested_by: str,
+        *,
+        check: bool = False,
+        listener: Listener | None = None,
+    ) -> RunningDeployment:
+        """Record the deployment, then run its playbook in the background."""
+        kind = "plan" if check else "deploy"
+        deployment_id = self.store.create_deployment(
+            design.hosts, list(deploy_stages()), source=design.source, requested_by=requested_by, kind=kind
+        )
+        self.store.set_deployment_state(deployment_id, "running")
+        for host in design.hosts:
+            self.store.end_stage(deployment_id, host["hostname"], "validate", "ok", f"design from {design.source}")
+        running = RunningDeployment(deployment_id, design.hostnames)
+        tracker = StageTracker(self.store, deployment_id, design.hostnames, self.redact, listener, plan=check)
+        thread = threading.Thread(
+            target=self._run, args=(running, design, tracker, requested_by, check), name=f"deploy-{deployment_id}"
+        )
+        thread.daemon = True
+        thread.start()
+        return running
+
+    def _run(
+        self, running: RunningDeployment, design: Design, tracker: StageTracker, requested_by: str, check: bool
+    ) -> None:
+        events: queue.Queue[Any] = queue.Queue()
+        credentials_file: Path | None = None
+        try:
+            credentials_file = self._write_credentials(running.id)
+            scrub_environment()
+            private_dir = self.config.runs_dir / running.id
+            private_dir.mkdir(parents=True, mode=0o700)
+            site_vars = {**self.config.site_vars(), "jarvis_deployed_by": requested_by, "jarvis_deployment_id": running.id}
+            cmdline = f"-e @{credentials_file}" + (" --check --diff" if check else "")
+            thread, runner = ansible_runner.run_async(
+                private_data_dir=str(private_dir),
+                ident=running.id,
+                playbook=[pipeline_play(PLAYBOOK_STAGES)],
+                inventory=deployment_inventory(design.hosts, site_vars),
+                cmdline=cmdline,
+                envvars=self._envvars(),
+                forks=max(1, min(len(design.hosts), 50)),
+                event_handler=lambda event: events.put(event) or True,
+                status_handler=lambda data, runner_config=None: None,
+                cancel_callback=running._cancel.is_set,
+                quiet=True,
+                suppress_env_files=True,
+            )
+            thread_done = threading.Thread(target=lambda: (thread.join(), events.put(_DONE)), daemon=True)
+            thread_done.start()
+            while (event := events.get()) is not _DONE:
+                tracker.handle(event)
+            status = runner.status
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the deployment must end recorded
+            status = "failed"
+            for host in running.hostnames:
+                self.store.finish_host(running.id, host, "failed", self.redact(f"jarvis could not run: {exc}"))
+        finally:
+            if credentials_file is not None:
+                credentials_file.unlink(missing_ok=True)
+        tracker.finish(status)
+        self.store.set_deployment_state(running.id, _deployment_state(status, running.id, self.store))
+        running.status = status
+        running._done.set()
+
+    def _write_credentials(self, deployment_id: str) -> Path:
+        """The credentials as a private vars file, outside the runner's data dir."""
+        directory = self.config.home / "private"
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, name = tempfile.mkstemp(dir=directory, prefix=f"{deployment_id}-", suffix=".yml")
+        with os.fdopen(handle, "w") as out:
+            yaml.safe_dump({"jarvis_credentials": self.config.credentials}, out)
+        return Path(name)
+
+    def _envvars(self) -> dict[str, str]:
+        paths = [str(COLLECTIONS_PATH), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")]
+        return {
+            "ANSIBLE_COLLECTIONS_PATH": ":".join(path for path in paths if path),
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_LOCALHOST_WARNING": "False",
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        }
+
+
+def _deployment_state(runner_status: str, deployment_id: str, store: DeploymentStore) -> str:
+    if runner_status == "canceled":
+        return "canceled"
+    hosts = store.deployment_hosts(deployment_id)
+    return "successful" if hosts and all(h.state in ("ready", "planned") for h in hosts) else "failed"

@@ -1,0 +1,62 @@
+"""The pipeline's stages, in order: the seed's nineteen steps plus validation and "ready".
+
+Each implemented stage is a task file ``roles/pipeline/tasks/<id>.yml`` of the collection; the
+orchestrator maps every task event to its stage through that file name. Stages not implemented
+yet are still listed, so status output shows the whole pipeline the project grows into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    title: str
+    implemented: bool
+    redeploy_only: bool = False
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("validate", "validate the design", True),
+    Stage("production_check", "check whether the node is in production", False, redeploy_only=True),
+    Stage("move_pointers", "move service pointers away", False, redeploy_only=True),
+    Stage("silence", "silence monitoring", False, redeploy_only=True),
+    Stage("power_off", "power off the old instance", False, redeploy_only=True),
+    Stage("delete", "delete the old instance", False, redeploy_only=True),
+    Stage("credentials", "create root credentials", True),
+    Stage("instance", "deploy the instance from its template", True),
+    Stage("address", "get the instance's IP address", True),
+    Stage("ssh", "wait for SSH and record host keys", True),
+    Stage("dns", "write DNS A, PTR and SSHFP records", True),
+    Stage("mounts", "mount filesystems and write fstab", False),
+    Stage("kernel", "upgrade the kernel", False),
+    Stage("boot_kernel", "set the boot kernel", False),
+    Stage("root_keypair", "generate root's SSH keypair", False),
+    Stage("cmdb", "update the host's entry under ou=Hosts", True),
+    Stage("gitosis", "push root's key to gitosis-admin", False),
+    Stage("puppet_install", "install puppet", False),
+    Stage("puppet_run", "run puppet", False),
+    Stage("unsilence", "re-enable monitoring", False, redeploy_only=True),
+    Stage("ready", "ready", True),
+)
+
+BY_ID = {stage.id: stage for stage in STAGES}
+
+# Stages that run inside the Ansible playbook (validation happens before it starts).
+PLAYBOOK_STAGES = tuple(s for s in STAGES if s.implemented and s.id != "validate" and not s.redeploy_only)
+
+
+def deploy_stages() -> tuple[Stage, ...]:
+    """The stages of a new deployment, implemented or not, in order."""
+    return tuple(stage for stage in STAGES if not stage.redeploy_only)
+
+
+def stage_of_task_path(task_path: str | None) -> str | None:
+    """Map an event's ``task_path`` (``…/roles/pipeline/tasks/dns.yml:12``) to its stage id."""
+    if not task_path or "/roles/pipeline/tasks/" not in task_path:
+        return None
+    name = task_path.rsplit("/", 1)[1].split(":", 1)[0]
+    stage_id = name.removesuffix(".yml")
+    return stage_id if stage_id in BY_ID else None

@@ -1,0 +1,364 @@
+"""The status store: deployments, their hosts' stages and events, in SQLite.
+
+Several processes use it at once (the deploying CLI or bot writes; ``jarvis status`` reads from
+anywhere, also after a restart), so it runs in WAL mode and every write is one short transaction.
+Nothing secret is ever written here: callers pass text through their redactor first.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.stages import Stage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deployments (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,              -- deploy | plan
+    source TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    state TEXT NOT NULL,             -- pending | running | successful | failed | canceled
+    created_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS hosts (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id),
+    hostname TEXT NOT NULL,
+    fqdn TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    state TEXT NOT NULL,             -- pending | running | failed | ready | canceled | planned
+    stage TEXT,                      -- the stage in progress, or where it failed
+    reason TEXT,
+    started_at REAL,
+    ended_at REAL,
+    facts TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (deployment_id, hostname)
+);
+CREATE INDEX IF NOT EXISTS hosts_by_name ON hosts (hostname);
+CREATE TABLE IF NOT EXISTS stages (
+    deployment_id TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    stage TEXT NOT NULL,
+    title TEXT NOT NULL,
+    state TEXT NOT NULL,             -- pending | running | ok | changed | failed | skipped | not_run
+                                     -- | not_implemented
+    started_at REAL,
+    ended_at REAL,
+    detail TEXT,
+    actions TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (deployment_id, hostname, stage)
+);
+CREATE TABLE IF NOT EXISTS events (
+    deployment_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    hostname TEXT,
+    stage TEXT,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (deployment_id, seq)
+);
+"""
+
+
+@dataclass
+class StageStatus:
+    stage: str
+    title: str
+    state: str
+    started_at: float | None
+    ended_at: float | None
+    detail: str | None
+    actions: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+
+@dataclass
+class HostStatus:
+    deployment_id: str
+    kind: str
+    source: str
+    requested_by: str
+    hostname: str
+    fqdn: str
+    provider: str
+    state: str
+    stage: str | None
+    reason: str | None
+    started_at: float | None
+    ended_at: float | None
+    facts: dict[str, Any]
+    stages: list[StageStatus]
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.ended_at or time.time()) - self.started_at
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "deployment": self.deployment_id,
+            "kind": self.kind,
+            "source": self.source,
+            "requested_by": self.requested_by,
+            "host": self.hostname,
+            "fqdn": self.fqdn,
+            "provider": self.provider,
+            "state": self.state,
+            "stage": self.stage,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "elapsed": None if self.elapsed is None else round(self.elapsed, 2),
+            "facts": self.facts,
+            "stages": [
+                {
+                    "stage": s.stage,
+                    "title": s.title,
+                    "state": s.state,
+                    "elapsed": None if s.elapsed is None else round(s.elapsed, 2),
+                    "detail": s.detail,
+                    "actions": s.actions,
+                }
+                for s in self.stages
+            ],
+        }
+
+
+class DeploymentStore:
+    """All reads and writes of the status store."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create_deployment(
+        self,
+        hosts: list[dict[str, Any]],
+        stages: list[Stage],
+        *,
+        source: str,
+        requested_by: str,
+        kind: str = "deploy",
+    ) -> str:
+        """Record a new deployment with every host's stages pending; return its id."""
+        deployment_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:6]
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO deployments VALUES (?, ?, ?, ?, 'pending', ?, NULL)",
+                (deployment_id, kind, source, requested_by, now),
+            )
+            for host in hosts:
+                db.execute(
+                    "INSERT INTO hosts (deployment_id, hostname, fqdn, provider, state) VALUES (?, ?, ?, ?, 'pending')",
+                    (deployment_id, host["hostname"], host["fqdn"], host["provider"]),
+                )
+                db.executemany(
+                    "INSERT INTO stages (deployment_id, hostname, position, stage, title, state) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            deployment_id,
+                            host["hostname"],
+                            position,
+                            stage.id,
+                            stage.title,
+                            "pending" if stage.implemented else "not_implemented",
+                        )
+                        for position, stage in enumerate(stages)
+                    ],
+                )
+        return deployment_id
+
+    def set_deployment_state(self, deployment_id: str, state: str) -> None:
+        ended = time.time() if state in ("successful", "failed", "canceled") else None
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE deployments SET state = ?, ended_at = COALESCE(?, ended_at) WHERE id = ?",
+                (state, ended, deployment_id),
+            )
+
+    def start_stage(self, deployment_id: str, hostname: str, stage: str, at: float | None = None) -> None:
+        at = at or time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE stages SET state = 'running', started_at = ? WHERE deployment_id = ? AND hostname = ? AND stage = ?",
+                (at, deployment_id, hostname, stage),
+            )
+            db.execute(
+                "UPDATE hosts SET state = 'running', stage = ?, started_at = COALESCE(started_at, ?) "
+                "WHERE deployment_id = ? AND hostname = ?",
+                (stage, at, deployment_id, hostname),
+            )
+
+    def end_stage(
+        self,
+        deployment_id: str,
+        hostname: str,
+        stage: str,
+        state: str,
+        detail: str | None = None,
+        actions: list[str] | None = None,
+        at: float | None = None,
+    ) -> None:
+        """Close a stage as ok, changed, failed, skipped or not_run; a failure fails the host."""
+        at = at or time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE stages SET state = ?, ended_at = ?, started_at = COALESCE(started_at, ?), detail = ?, "
+                "actions = ? WHERE deployment_id = ? AND hostname = ? AND stage = ?",
+                (state, at, at, detail, json.dumps(actions or []), deployment_id, hostname, stage),
+            )
+            if state == "failed":
+                db.execute(
+                    "UPDATE hosts SET state = 'failed', stage = ?, reason = ?, ended_at = ? "
+                    "WHERE deployment_id = ? AND hostname = ?",
+                    (stage, detail, at, deployment_id, hostname),
+                )
+
+    def finish_host(
+        self, deployment_id: str, hostname: str, state: str, reason: str | None = None, stage: str | None = None
+    ) -> None:
+        """Set a host's final state; stages still pending become not_run."""
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE hosts SET state = ?, reason = COALESCE(?, reason), stage = COALESCE(?, stage), "
+                "ended_at = COALESCE(ended_at, ?) WHERE deployment_id = ? AND hostname = ?",
+                (state, reason, stage, now, deployment_id, hostname),
+            )
+            db.execute(
+                "UPDATE stages SET state = 'not_run' WHERE deployment_id = ? AND hostname = ? "
+                "AND state IN ('pending', 'running')",
+                (deployment_id, hostname),
+            )
+
+    def merge_facts(self, deployment_id: str, hostname: str, facts: dict[str, Any]) -> None:
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT facts FROM hosts WHERE deployment_id = ? AND hostname = ?", (deployment_id, hostname)
+            ).fetchone()
+            merged = {**json.loads(row["facts"] if row else "{}"), **facts}
+            db.execute(
+                "UPDATE hosts SET facts = ? WHERE deployment_id = ? AND hostname = ?",
+                (json.dumps(merged), deployment_id, hostname),
+            )
+
+    def add_event(
+        self, deployment_id: str, kind: str, text: str, hostname: str | None = None, stage: str | None = None
+    ) -> None:
+        with self._transaction() as db:
+            seq = db.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?", (deployment_id,)
+            ).fetchone()[0]
+            db.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (deployment_id, seq, time.time(), hostname, stage, kind, text),
+            )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def host_status(self, hostname: str, deployment_id: str | None = None) -> HostStatus | None:
+        """The host in the given deployment, or in its latest real (not plan) deployment."""
+        query = (
+            "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
+            "WHERE h.hostname = ? "
+        )
+        if deployment_id:
+            row = self._db.execute(query + "AND d.id = ?", (hostname, deployment_id)).fetchone()
+        else:
+            row = self._db.execute(
+                query + "AND d.kind != 'plan' ORDER BY d.created_at DESC LIMIT 1", (hostname,)
+            ).fetchone()
+        return None if row is None else self._host_status(row)
+
+    def deployment_hosts(self, deployment_id: str) -> list[HostStatus]:
+        rows = self._db.execute(
+            "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
+            "WHERE d.id = ? ORDER BY h.rowid",
+            (deployment_id,),
+        ).fetchall()
+        return [self._host_status(row) for row in rows]
+
+    def active_hosts(self) -> list[HostStatus]:
+        """Every host whose deployment is still pending or running."""
+        rows = self._db.execute(
+            "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
+            "WHERE d.state IN ('pending', 'running') AND d.kind != 'plan' ORDER BY d.created_at, h.rowid"
+        ).fetchall()
+        return [self._host_status(row) for row in rows]
+
+    def events(self, deployment_id: str, after: int = 0) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM events WHERE deployment_id = ? AND seq > ? ORDER BY seq", (deployment_id, after)
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def _host_status(self, row: sqlite3.Row) -> HostStatus:
+        stage_rows = self._db.execute(
+            "SELECT * FROM stages WHERE deployment_id = ? AND hostname = ? ORDER BY position",
+            (row["deployment_id"], row["hostname"]),
+        ).fetchall()
+        return HostStatus(
+            deployment_id=row["deployment_id"],
+            kind=row["kind"],
+            source=row["source"],
+            requested_by=row["requested_by"],
+            hostname=row["hostname"],
+            fqdn=row["fqdn"],
+            provider=row["provider"],
+            state=row["state"],
+            stage=row["stage"],
+            reason=row["reason"],
+            started_at=row["started_at"],
+            ended_at=row["ended_at"],
+            facts=json.loads(row["facts"]),
+            stages=[
+                StageStatus(
+                    stage=s["stage"],
+                    title=s["title"],
+                    state=s["state"],
+                    started_at=s["started_at"],
+                    ended_at=s["ended_at"],
+                    detail=s["detail"],
+                    actions=json.loads(s["actions"]),
+                )
+                for s in stage_rows
+            ],
+        )

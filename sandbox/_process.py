@@ -1,0 +1,89 @@
+"""Start and stop the sandbox's daemons so they outlive the command that started them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class SandboxError(RuntimeError):
+    """A sandbox server could not be installed, started or reached."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1", log: Path | None = None) -> None:
+    """Wait until something accepts TCP connections on host:port, or raise with the log's tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+    raise SandboxError(f"nothing answered on {host}:{port} after {timeout:.0f}s\n{tail}")
+
+
+def start_daemon(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> int:
+    """Start argv in its own session, output to RUN_DIR/NAME.log, pid to RUN_DIR/NAME.pid."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / f"{name}.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - argv is built by the sandbox, never from input
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    (run_dir / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def daemon_running(name: str, run_dir: Path) -> bool:
+    """Whether the daemon recorded under RUN_DIR/NAME.pid is alive."""
+    pid = _read_pid(name, run_dir)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of this process still answers kill(0); reap it.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return False
+    return True
+
+
+def stop_daemon(name: str, run_dir: Path, timeout: float = 5.0) -> None:
+    """Stop the daemon's whole process group: TERM, then KILL after the timeout."""
+    pid = _read_pid(name, run_dir)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while daemon_running(name, run_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    (run_dir / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _read_pid(name: str, run_dir: Path) -> int | None:
+    try:
+        return int((run_dir / f"{name}.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None

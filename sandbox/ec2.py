@@ -1,0 +1,444 @@
+"""EC2 for the sandbox: a moto server whose instances become real podman hosts reachable over SSH.
+
+``start()`` runs ``python -m sandbox.ec2`` as a daemon: moto's EC2 API on 127.0.0.1 plus a reconcile
+loop that makes one container follow each instance (running, stopped, terminated) at the instance's
+private IP on a podman network of its own. Only private IPs are used: the public 54.x addresses moto
+invents belong to real machines on the internet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import contextlib
+import gzip
+import ipaddress
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import string
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sandbox import hosts
+from sandbox._process import SandboxError, daemon_running, free_port, start_daemon, stop_daemon, wait_for_port
+
+__all__ = ["IMAGE_NAME", "REGION", "Ec2Info", "cloud_config", "main", "start", "stop"]
+
+REGION = "us-east-1"
+IMAGE_NAME = "jarvis-sandbox-debian-12"
+VPC_CIDR = "10.201.0.0/16"
+_DAEMON = "ec2"
+_INFO_FILE = "ec2.json"
+_RECONCILE_EVERY = 0.2
+_RECHECK_PODMAN_EVERY = 5.0
+_RETRY_FAILED_AFTER = 5.0
+# Moto's EC2 rejects unknown AMIs and instance types only with these set, as AWS always does.
+_MOTO_ENV = {"MOTO_ENABLE_AMI_VALIDATION": "true", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"}
+_HOSTNAME = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+
+log = logging.getLogger("sandbox.ec2")
+
+
+@dataclass(frozen=True)
+class Ec2Info:
+    """Where the sandbox's EC2 answers, its fake credentials, and the resources start() created in it."""
+
+    endpoint_url: str
+    region: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    vpc_id: str
+    subnet_id: str
+    security_group_id: str
+    image_id: str
+    network: str
+    subnet: str
+    gateway: str
+    prefix: str
+
+    def env(self) -> dict[str, str]:
+        """The environment variables boto3 and ``jarvis.deploy.ec2_instance`` fall back to."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
+    def container_name(self, instance_id: str) -> str:
+        """The podman container that plays instance INSTANCE_ID."""
+        return _container_name(self.prefix, instance_id)
+
+
+def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
+    """Start moto + reconciler with state under STATE_DIR, containers named PREFIX-<instance id>.
+
+    Reuses a sandbox EC2 already running there with the same prefix. Builds the host image first if
+    this machine has none (about a minute, once).
+    """
+    state_dir = state_dir.resolve()
+    running = _running_info(state_dir)
+    if running is not None and running.prefix == prefix:
+        return running
+    stop(state_dir)
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    hosts.configure(state_dir)
+    hosts.ensure_image(hosts.DEFAULT_CACHE_DIR)
+    network = f"{prefix}-net"
+    with hosts.network_lock():
+        subnet = _free_subnet()
+        hosts.ensure_network(network, str(subnet))
+    # Recorded before anything can fail, so stop() knows what to clean up.
+    _write_private(state_dir / _INFO_FILE, json.dumps({"prefix": prefix, "network": network}))
+
+    port = free_port()
+    argv = [sys.executable, "-m", "sandbox.ec2", "--port", str(port), "--state-dir", str(state_dir)]
+    argv += ["--network", network, "--subnet", str(subnet), "--prefix", prefix]
+    repo = str(Path(__file__).resolve().parents[1])
+    pythonpath = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    with warnings.catch_warnings():
+        # start_daemon lets go of a Popen whose daemon runs on by design; that is no leak to warn about.
+        warnings.simplefilter("ignore", ResourceWarning)
+        start_daemon(_DAEMON, argv, state_dir, env={**_MOTO_ENV, "PYTHONPATH": pythonpath})
+    try:
+        wait_for_port(port, timeout, log=state_dir / f"{_DAEMON}.log")
+        info = _create_world(f"http://127.0.0.1:{port}", prefix, network, subnet)
+    except (SandboxError, ClientError, BotoCoreError) as exc:
+        stop(state_dir)
+        raise SandboxError(f"the sandbox EC2 did not come up: {exc}") from exc
+    _write_private(state_dir / _INFO_FILE, json.dumps(asdict(info)))
+    return info
+
+
+def stop(state_dir: Path) -> None:
+    """Stop the daemon in STATE_DIR, then remove every host container it made and its network."""
+    state_dir = state_dir.resolve()
+    stop_daemon(_DAEMON, state_dir)
+    info_file = state_dir / _INFO_FILE
+    try:
+        recorded = json.loads(info_file.read_text())
+    except (OSError, ValueError):
+        return
+    hosts.configure(state_dir)
+    hosts.remove_hosts(list(hosts.list_hosts(f"{recorded['prefix']}-")))
+    hosts.remove_network(recorded["network"])
+    info_file.unlink(missing_ok=True)
+
+
+def _running_info(state_dir: Path) -> Ec2Info | None:
+    """The Ec2Info of a sandbox EC2 already running in STATE_DIR, if it still answers."""
+    try:
+        info = Ec2Info(**json.loads((state_dir / _INFO_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if not daemon_running(_DAEMON, state_dir):
+        return None
+    try:
+        wait_for_port(int(info.endpoint_url.rsplit(":", 1)[1]), 1.0)
+    except SandboxError:
+        return None
+    return info
+
+
+def _free_subnet() -> ipaddress.IPv4Network:
+    """A /24 of 10.201.0.0/16 that no podman network and no route of this machine uses yet."""
+    taken = [*hosts.network_subnets(), *_routed_networks()]
+    for candidate in ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=24):
+        if candidate.network_address.packed[2] == 0:
+            continue
+        if not any(candidate.overlaps(other) for other in taken if other.version == 4):
+            return candidate  # type: ignore[return-value]
+    raise SandboxError(f"every /24 of {VPC_CIDR} is in use by a podman network: remove stale ones")
+
+
+def _routed_networks() -> list[ipaddress.IPv4Network]:
+    """Networks this machine already routes (besides the default route), to keep clear of them."""
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv
+            ["ip", "-4", "-json", "route"], capture_output=True, text=True, check=True
+        ).stdout
+        routes = json.loads(out)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return []
+    networks = []
+    for route in routes:
+        with contextlib.suppress(ValueError, KeyError):
+            if route["dst"] != "default":
+                networks.append(ipaddress.IPv4Network(route["dst"], strict=False))
+    return networks
+
+
+def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddress.IPv4Network) -> Ec2Info:
+    """Create the VPC, subnet, security group and AMI that deployments launch hosts into."""
+    access_key = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    secret_key = secrets.token_urlsafe(30)
+    ec2 = _client(endpoint_url, access_key, secret_key)
+    tags = [{"Key": "Name", "Value": f"jarvis-sandbox-{prefix}"}]
+    vpc_id = ec2.create_vpc(
+        CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}]
+    )["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(
+        VpcId=vpc_id,
+        CidrBlock=str(subnet),
+        AvailabilityZone=f"{REGION}a",
+        TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
+    )["Subnet"]["SubnetId"]
+    group_id = ec2.create_security_group(
+        GroupName=f"jarvis-sandbox-{prefix}-hosts", Description="SSH to the sandbox hosts", VpcId=vpc_id
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    image_id = ec2.register_image(
+        Name=IMAGE_NAME,
+        Description=f"Debian 12 (bookworm) minbase with sshd: podman image {hosts.IMAGE}",
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        VirtualizationType="hvm",
+    )["ImageId"]
+    return Ec2Info(
+        endpoint_url=endpoint_url,
+        region=REGION,
+        access_key=access_key,
+        secret_key=secret_key,
+        vpc_id=vpc_id,
+        subnet_id=subnet_id,
+        security_group_id=group_id,
+        image_id=image_id,
+        network=network,
+        subnet=str(subnet),
+        gateway=str(subnet.network_address + 1),
+        prefix=prefix,
+    )
+
+
+def _client(endpoint_url: str, access_key: str, secret_key: str) -> Any:
+    return boto3.client(
+        "ec2",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
+    )
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.touch(mode=0o600)
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _container_name(prefix: str, instance_id: str) -> str:
+    return f"{prefix}-{instance_id}"
+
+
+# --- the daemon: moto plus the reconcile loop ------------------------------------------------------
+
+
+def cloud_config(user_data: bytes) -> dict[str, Any]:
+    """The ``#cloud-config`` document in an instance's user data (gzip allowed), or {} if there is none."""
+    if user_data[:2] == b"\x1f\x8b":
+        with contextlib.suppress(OSError, EOFError):
+            user_data = gzip.decompress(user_data)
+    text = user_data.decode("utf-8", errors="replace")
+    if not text.lstrip().startswith("#cloud-config"):
+        return {}
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What one instance asks of its container."""
+
+    instance: dict[str, Any]
+    power: str  # "running" or "stopped"
+
+
+class Reconciler:
+    """Makes the podman containers PREFIX-<instance id> follow moto's instances, one pass at a time."""
+
+    def __init__(self, ec2: Any, network: str, subnet: str, prefix: str) -> None:
+        self._ec2 = ec2
+        self._network = network
+        self._subnet = ipaddress.ip_network(subnet)
+        self._reserved = {self._subnet.network_address + i for i in range(4)} | {self._subnet.broadcast_address}
+        self._prefix = prefix
+        self._applied: dict[str, str] | None = None
+        self._checked_at = 0.0
+        self._retry_at: dict[str, float] = {}
+        self._warned: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reconcile")
+
+    def once(self) -> None:
+        """One pass: ask moto, and touch podman only if something changed (or every few seconds)."""
+        wanted = self._wanted()
+        powers = {name: w.power for name, w in wanted.items()}
+        now = time.monotonic()
+        if powers == self._applied and now - self._checked_at < _RECHECK_PODMAN_EVERY:
+            return
+        actual = hosts.list_hosts(f"{self._prefix}-")
+        self._checked_at = now
+        removals = [(name, hosts.remove_host, (name,)) for name in actual if name not in wanted]
+        changes: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+        for name, want in wanted.items():
+            have = actual.get(name)
+            if want.power == "running" and have is None:
+                changes.append((name, self._create, (name, want.instance)))
+            elif want.power == "running" and have != "running":
+                changes.append((name, hosts.start_stopped_host, (name,)))
+            elif want.power == "stopped" and have == "running":
+                changes.append((name, hosts.stop_host, (name,)))
+        # Removals first: a terminated instance's private IP may already belong to a new one.
+        ok = self._run(removals) and self._run(changes)
+        self._applied = powers if ok else None
+
+    def _wanted(self) -> dict[str, _Wanted]:
+        wanted = {}
+        for instance in self._instances():
+            state = instance["State"]["Name"]
+            if state in ("shutting-down", "terminated"):
+                continue
+            ip = instance.get("PrivateIpAddress")
+            if not self._usable(instance["InstanceId"], ip):
+                continue
+            power = "running" if state in ("pending", "running") else "stopped"
+            wanted[_container_name(self._prefix, instance["InstanceId"])] = _Wanted(instance, power)
+        return wanted
+
+    def _instances(self) -> Iterable[dict[str, Any]]:
+        for page in self._ec2.get_paginator("describe_instances").paginate():
+            for reservation in page["Reservations"]:
+                yield from reservation["Instances"]
+
+    def _usable(self, instance_id: str, ip: str | None) -> bool:
+        """Whether IP is one a host can have on our network; say once per instance why not."""
+        reason = None
+        if ip is None:
+            reason = "has no private IP"
+        elif ipaddress.ip_address(ip) not in self._subnet:
+            reason = f"has private IP {ip}, outside the sandbox subnet {self._subnet}: launch it there"
+        elif ipaddress.ip_address(ip) in self._reserved:
+            reason = f"has private IP {ip}, which AWS reserves (and podman's gateway uses .1)"
+        if reason is None:
+            return True
+        if instance_id not in self._warned:
+            self._warned.add(instance_id)
+            log.warning("instance %s %s; no host started for it", instance_id, reason)
+        return False
+
+    def _create(self, name: str, instance: dict[str, Any]) -> None:
+        instance_id = instance["InstanceId"]
+        attribute = self._ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+        encoded = attribute.get("UserData", {}).get("Value", "")
+        try:
+            config = cloud_config(base64.b64decode(encoded)) if encoded else {}
+        except binascii.Error:
+            config = {}
+        keys = [str(k) for k in config.get("ssh_authorized_keys") or [] if isinstance(k, str)]
+        keys += self._key_pair_keys(instance.get("KeyName"))
+        hostname = self._hostname(instance, config)
+        hosts.start_host(name, self._network, instance["PrivateIpAddress"], keys, hostname)
+        log.info("started %s as %s (%s) with %d key(s)", name, hostname, instance["PrivateIpAddress"], len(keys))
+
+    def _key_pair_keys(self, key_name: str | None) -> list[str]:
+        """The public key of the instance's key pair, as EC2 puts it into the default user's keys."""
+        if not key_name:
+            return []
+        try:
+            pairs = self._ec2.describe_key_pairs(KeyNames=[key_name], IncludePublicKey=True)["KeyPairs"]
+        except ClientError:
+            return []
+        return [p["PublicKey"].strip() for p in pairs if p.get("PublicKey")]
+
+    @staticmethod
+    def _hostname(instance: dict[str, Any], config: dict[str, Any]) -> str:
+        """cloud-config's hostname as cloud-init would set it, else the Name tag, else EC2's ip-a-b-c-d."""
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
+        for candidate in (config.get("fqdn"), config.get("hostname"), tags.get("Name")):
+            if isinstance(candidate, str) and _HOSTNAME.match(candidate):
+                return candidate
+        return "ip-" + instance["PrivateIpAddress"].replace(".", "-")
+
+    def _run(self, actions: list[tuple[str, Callable[..., None], tuple[Any, ...]]]) -> bool:
+        """Run ACTIONS in parallel; log failures and hold each failed container off for a while."""
+        now = time.monotonic()
+        due = [a for a in actions if self._retry_at.get(a[0], 0.0) <= now]
+        results = self._pool.map(self._attempt, due)
+        return all(results) and len(due) == len(actions)
+
+    def _attempt(self, action: tuple[str, Callable[..., None], tuple[Any, ...]]) -> bool:
+        name, func, args = action
+        try:
+            func(*args)
+        except (SandboxError, ClientError, BotoCoreError) as exc:
+            log.error("%s of %s failed, retrying in %.0fs: %s", func.__name__, name, _RETRY_FAILED_AFTER, exc)
+            self._retry_at[name] = time.monotonic() + _RETRY_FAILED_AFTER
+            return False
+        self._retry_at.pop(name, None)
+        log.info("%s %s", func.__name__, name)
+        return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run moto's EC2 on 127.0.0.1:PORT and keep the podman hosts in step until SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.ec2", description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--network", required=True)
+    parser.add_argument("--subnet", required=True)
+    parser.add_argument("--prefix", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per API call, five a second
+
+    os.environ.update(_MOTO_ENV)  # moto reads its settings when first imported
+    from moto.server import ThreadedMotoServer
+
+    hosts.configure(args.state_dir)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    log.info("moto EC2 on 127.0.0.1:%d; hosts %s-<instance id> on %s", args.port, args.prefix, args.network)
+    ec2 = _client(f"http://127.0.0.1:{args.port}", "sandbox-reconciler", "sandbox-reconciler")
+    reconciler = Reconciler(ec2, args.network, args.subnet, args.prefix)
+    while not stopping.is_set():
+        try:
+            reconciler.once()
+        except (SandboxError, ClientError, BotoCoreError) as exc:
+            log.error("reconcile pass failed: %s", exc)
+        stopping.wait(_RECONCILE_EVERY)
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

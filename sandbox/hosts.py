@@ -1,0 +1,311 @@
+"""Isolated Debian hosts as podman containers: own root filesystem, hostname, IP and sshd, like a real VM.
+
+Every podman call goes through ``podman()``, which points podman at the sandbox's own containers.conf
+(runc, cgroupfs, file events): the machine's defaults (crun, systemd, journald) do not work here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sandbox._process import SandboxError
+
+__all__ = [
+    "DEFAULT_CACHE_DIR",
+    "IMAGE",
+    "configure",
+    "ensure_image",
+    "ensure_network",
+    "list_hosts",
+    "network_subnets",
+    "podman",
+    "remove_host",
+    "remove_hosts",
+    "remove_network",
+    "start_host",
+    "start_stopped_host",
+    "stop_host",
+]
+
+IMAGE = "localhost/jarvis-host:bookworm"
+DEFAULT_CACHE_DIR = Path("/var/cache/jarvis-sandbox")
+INIT_SCRIPT = "/usr/local/sbin/jarvis-host-init"
+KEYS_ENV = "JARVIS_AUTHORIZED_KEYS"
+_DEFAULT_MIRROR = "http://deb.debian.org/debian"
+_DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+_PACKAGES = "openssh-server,python3,iproute2,ca-certificates"
+_SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+
+CONTAINERS_CONF = """\
+# Written by the jarvis sandbox: the settings podman needs on this machine (see ENVIRONMENT.md).
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+
+[network]
+network_backend = "netavark"
+"""
+
+# First boot of a host: its own ed25519 host key (never one baked into the image), root's keys from
+# the launch request, then sshd in the foreground. Later boots keep both, like cloud-init's per-instance.
+_INIT = f"""\
+#!/bin/sh
+set -e
+if [ ! -e /etc/ssh/ssh_host_ed25519_key ]; then
+    ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+fi
+if [ ! -e /root/.ssh/authorized_keys ] && [ -n "${KEYS_ENV}" ]; then
+    mkdir -p /root/.ssh
+    chmod 700 /root/.ssh
+    printf '%s\\n' "${KEYS_ENV}" > /root/.ssh/authorized_keys
+    chmod 600 /root/.ssh/authorized_keys
+fi
+unset {KEYS_ENV}
+mkdir -p /run/sshd
+chmod 755 /run/sshd
+exec /usr/sbin/sshd -D -e
+"""
+
+_SSHD_CONF = """\
+# Written by the jarvis sandbox image build.
+PermitRootLogin prohibit-password
+UsePAM no
+"""
+
+_conf_path: Path | None = None
+
+
+def configure(state_dir: Path) -> Path:
+    """Write STATE_DIR/containers.conf and use it for every later podman call of this process."""
+    global _conf_path
+    state_dir.mkdir(parents=True, exist_ok=True)
+    conf = state_dir.resolve() / "containers.conf"
+    if not conf.exists() or conf.read_text() != CONTAINERS_CONF:
+        tmp = conf.with_suffix(".tmp")
+        tmp.write_text(CONTAINERS_CONF)
+        tmp.replace(conf)
+    _conf_path = conf
+    return conf
+
+
+def podman(*args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run podman with the sandbox's containers.conf; raise SandboxError with its stderr on failure."""
+    conf = _conf_path or configure(DEFAULT_CACHE_DIR)
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv built by the sandbox
+            ["podman", *args], capture_output=True, text=True, env=env, timeout=timeout
+        )
+    except FileNotFoundError as exc:
+        raise SandboxError("podman is not installed: apt-get install podman runc netavark aardvark-dns") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"podman {' '.join(args[:2])} took longer than {timeout:.0f}s") from exc
+    if check and proc.returncode != 0:
+        raise SandboxError(f"podman {' '.join(args[:2])} failed: {proc.stderr.strip()[-1500:]}")
+    return proc
+
+
+# --- the image -------------------------------------------------------------------------------------
+
+
+def ensure_image(cache_dir: Path = DEFAULT_CACHE_DIR) -> str:
+    """Build the hosts' Debian bookworm image once (debootstrap, ~60 s) and return its name."""
+    if _image_exists():
+        return IMAGE
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(cache_dir / "image.lock"):
+        if _image_exists():  # another process built it while we waited for the lock
+            return IMAGE
+        _build_image(cache_dir)
+    return IMAGE
+
+
+def _image_exists() -> bool:
+    return podman("image", "exists", IMAGE, check=False).returncode == 0
+
+
+def _build_image(cache_dir: Path) -> None:
+    debootstrap = shutil.which("debootstrap", path=_SBIN)
+    if debootstrap is None:
+        raise SandboxError("debootstrap is not installed: apt-get install debootstrap")
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=cache_dir))
+    rootfs, tarball, log = work / "rootfs", work / "rootfs.tar", cache_dir / "debootstrap.log"
+    try:
+        mirror = debian_mirror()
+        _progress(f"building {IMAGE}: debootstrap bookworm from {mirror} (about a minute, log in {log})")
+        with log.open("w") as out:
+            proc = subprocess.run(  # noqa: S603 - fixed argv
+                [debootstrap, "--variant=minbase", f"--include={_PACKAGES}", "bookworm", str(rootfs), mirror],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if proc.returncode != 0:
+            tail = log.read_text(errors="replace")[-1500:]
+            raise SandboxError(f"debootstrap failed (exit {proc.returncode}):\n{tail}")
+        _progress(f"debootstrap done after {time.monotonic() - started:.0f}s; preparing the root filesystem")
+        _prepare_rootfs(rootfs)
+        subprocess.run(  # noqa: S603 - fixed argv
+            ["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(tarball), "."],
+            check=True,
+            capture_output=True,
+        )
+        shutil.rmtree(rootfs)
+        podman("import", "--change", f'CMD ["{INIT_SCRIPT}"]', str(tarball), IMAGE, timeout=600)
+        _progress(f"built {IMAGE} in {time.monotonic() - started:.0f}s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def debian_mirror(sources: Path = _DEBIAN_SOURCES) -> str:
+    """The machine's own Debian mirror (the only one reachable here), from its deb822 sources."""
+    with contextlib.suppress(OSError):
+        for stanza in re.split(r"\n\s*\n", sources.read_text()):
+            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, flags=re.MULTILINE))
+            if "bookworm" in fields.get("Suites", "").split() and fields.get("URIs"):
+                return fields["URIs"].split()[0]
+    return _DEFAULT_MIRROR
+
+
+def _prepare_rootfs(rootfs: Path) -> None:
+    """Drop what must differ per host (host keys, machine id) and install the init script and sshd config."""
+    for key in (rootfs / "etc/ssh").glob("ssh_host_*"):
+        key.unlink()
+    machine_id = rootfs / "etc/machine-id"
+    if machine_id.exists():
+        machine_id.write_text("")
+    init = rootfs / INIT_SCRIPT.lstrip("/")
+    init.parent.mkdir(parents=True, exist_ok=True)
+    init.write_text(_INIT)
+    init.chmod(0o755)
+    sshd_conf = rootfs / "etc/ssh/sshd_config.d/jarvis-sandbox.conf"
+    sshd_conf.parent.mkdir(parents=True, exist_ok=True)
+    sshd_conf.write_text(_SSHD_CONF)
+    shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+
+
+def _progress(message: str) -> None:
+    print(f"[jarvis-sandbox] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on PATH: one builder (or network picker) at a time across processes."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --- networks --------------------------------------------------------------------------------------
+
+
+def ensure_network(name: str, subnet: str) -> None:
+    """Create the bridge network NAME with SUBNET (gateway .1) unless it exists."""
+    if podman("network", "exists", name, check=False).returncode == 0:
+        return
+    gateway = str(next(ipaddress.ip_network(subnet).hosts()))
+    podman("network", "create", "--subnet", subnet, "--gateway", gateway, name)
+
+
+def remove_network(name: str) -> None:
+    """Remove the network NAME (and any container still on it); no error if it is gone."""
+    podman("network", "rm", "--force", name, check=False)
+
+
+def network_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Every subnet some podman network on this machine uses, so new networks can avoid them."""
+    proc = podman("network", "ls", "--format", "json")
+    subnets = []
+    for network in json.loads(proc.stdout or "[]"):
+        for entry in network.get("subnets") or []:
+            with contextlib.suppress(ValueError, KeyError):
+                subnets.append(ipaddress.ip_network(entry["subnet"], strict=False))
+    return subnets
+
+
+@contextlib.contextmanager
+def network_lock(cache_dir: Path = DEFAULT_CACHE_DIR) -> Iterator[None]:
+    """Serialise choosing and creating networks between sandboxes started side by side."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(cache_dir / "networks.lock"):
+        yield
+
+
+# --- hosts -----------------------------------------------------------------------------------------
+
+
+def start_host(name: str, network: str, ip: str, authorized_keys: list[str], hostname: str) -> None:
+    """Start a host container NAME with its own IP and hostname; root logs in with AUTHORIZED_KEYS."""
+    podman(
+        "run",
+        "--detach",
+        "--init",
+        "--name",
+        name,
+        "--hostname",
+        hostname,
+        "--network",
+        network,
+        "--ip",
+        ip,
+        "--cap-add",
+        "SYS_ADMIN",
+        "--env",
+        f"{KEYS_ENV}={chr(10).join(authorized_keys)}",
+        "--label",
+        "jarvis-sandbox=host",
+        IMAGE,
+    )
+
+
+def stop_host(name: str) -> None:
+    """Power the host off (the container stays, with its disk)."""
+    podman("stop", "--time", "5", name)
+
+
+def start_stopped_host(name: str) -> None:
+    """Power a stopped host on again, same disk, IP and keys."""
+    podman("start", name)
+
+
+def remove_host(name: str) -> None:
+    """Destroy the host and its disk; no error if it is gone."""
+    podman("rm", "--force", "--time", "2", name, check=False)
+
+
+def remove_hosts(names: list[str]) -> None:
+    """Destroy several hosts in one podman call (sandbox teardown)."""
+    if names:
+        podman("rm", "--force", "--time", "2", *names, check=False)
+
+
+def list_hosts(prefix: str) -> dict[str, str]:
+    """The containers whose name starts with PREFIX, with podman's state (running, exited, created…)."""
+    proc = podman("ps", "--all", "--filter", f"name=^{re.escape(prefix)}", "--format", "json")
+    hosts = {}
+    for container in json.loads(proc.stdout or "[]"):
+        for name in container.get("Names") or []:
+            if name.startswith(prefix):
+                hosts[name] = str(container.get("State", "unknown"))
+    return hosts

@@ -1,0 +1,1 @@
+"""Shared test helpers: running the collection's modules for real, the sandbox fixtures."""

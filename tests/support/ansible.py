@@ -1,0 +1,79 @@
+"""Run one of the collection's modules the way a playbook does, and hand back its result.
+
+Going through ``ansible-playbook`` (not the module's ``main()`` in-process) exercises argument
+parsing, ``no_log``, check mode and diff exactly as users get them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+COLLECTIONS = REPO / "collections"
+
+
+def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every ansible process of the tests gets."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="False",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+    )
+    env.update(extra or {})
+    return env
+
+
+def run_module(
+    module: str,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = False,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``jarvis.deploy.<module>`` (or any FQCN) on localhost; return the task's result dict.
+
+    The result also carries ``_stdout``: everything ansible printed, for secret-leak checks.
+    """
+    fqcn = module if "." in module else f"jarvis.deploy.{module}"
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "connection": "local",
+            "tasks": [{"name": "under test", fqcn: args, "register": "result", "ignore_errors": True}],
+        }
+    ]
+    with tempfile.TemporaryDirectory(prefix="jarvis-module-") as tmp:
+        playbook = Path(tmp) / "play.json"
+        playbook.write_text(json.dumps(play))
+        argv = ["ansible-playbook", "-i", "localhost,", str(playbook)]
+        if check:
+            argv.append("--check")
+        if diff:
+            argv.append("--diff")
+        proc = subprocess.run(  # noqa: S603
+            argv,
+            capture_output=True,
+            text=True,
+            env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", **(env or {})}),
+            timeout=600,
+        )
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise AssertionError(f"ansible-playbook gave no JSON:\n{proc.stdout}\n{proc.stderr}") from exc
+    result: dict[str, Any] = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result["_stdout"] = proc.stdout + proc.stderr
+    return result
