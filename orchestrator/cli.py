@@ -31,7 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jarvis", description="Deploy hosts from their design, the whole way.")
-    parser.add_argument("--config", help="config file (default: $JARVIS_CONFIG, $JARVIS_HOME/config.yml, the sandbox's)")
+    parser.add_argument(
+        "--config", help="config file (default: $JARVIS_CONFIG, $JARVIS_HOME/config.yml, the sandbox's)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     deploy = commands.add_parser("deploy", help="deploy the hosts of a design file")
@@ -59,7 +61,10 @@ def _deploy(args: argparse.Namespace) -> int:
     design = load_design_file(args.design, config.mappings)
     store = DeploymentStore(config.store_path)
     width = max(len(name) for name in design.hostnames)
-    print(f"{'planning' if args.check else 'deploying'} {', '.join(design.hostnames)} from {design.source}", flush=True)
+    print(
+        f"{'planning' if args.check else 'deploying'} {', '.join(design.hostnames)} from {design.source}",
+        flush=True,
+    )
     running = DeploymentRunner(config, store).start(
         design,
         requested_by=f"{getpass.getuser()} (cli)",
@@ -79,7 +84,10 @@ def _deploy(args: argparse.Namespace) -> int:
     ok = all(host.state in ("ready", "planned") for host in hosts)
     if not args.check and len(hosts) > 1:
         failed = [host.hostname for host in hosts if host.state != "ready"]
-        print(f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready" + (f"; failed: {', '.join(failed)}" if failed else ""))
+        print(
+            f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready"
+            + (f"; failed: {', '.join(failed)}" if failed else "")
+        )
     return 0 if ok else 1
 
 

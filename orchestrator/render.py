@@ -90,9 +90,7 @@ def deployment_inventory(hosts: list[dict], site_vars: dict[str, Any]) -> dict:
     return {
         "all": {
             "vars": site_vars,
-            "hosts": {
-                "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-            },
+            "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
             "children": {
                 TARGET_GROUP: {
                     "hosts": {

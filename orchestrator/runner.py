@@ -97,14 +97,21 @@ class DeploymentRunner:
         running = RunningDeployment(deployment_id, design.hostnames)
         tracker = StageTracker(self.store, deployment_id, design.hostnames, self.redact, listener, plan=check)
         thread = threading.Thread(
-            target=self._run, args=(running, design, tracker, requested_by, check), name=f"deploy-{deployment_id}"
+            target=self._run,
+            args=(running, design, tracker, requested_by, check),
+            name=f"deploy-{deployment_id}",
         )
         thread.daemon = True
         thread.start()
         return running
 
     def _run(
-        self, running: RunningDeployment, design: Design, tracker: StageTracker, requested_by: str, check: bool
+        self,
+        running: RunningDeployment,
+        design: Design,
+        tracker: StageTracker,
+        requested_by: str,
+        check: bool,
     ) -> None:
         events: queue.Queue[Any] = queue.Queue()
         credentials_file: Path | None = None
@@ -113,7 +120,11 @@ class DeploymentRunner:
             scrub_environment()
             private_dir = self.config.runs_dir / running.id
             private_dir.mkdir(parents=True, mode=0o700)
-            site_vars = {**self.config.site_vars(), "jarvis_deployed_by": requested_by, "jarvis_deployment_id": running.id}
+            site_vars = {
+                **self.config.site_vars(),
+                "jarvis_deployed_by": requested_by,
+                "jarvis_deployment_id": running.id,
+            }
             cmdline = f"-e @{credentials_file}" + (" --check --diff" if check else "")
             thread, runner = ansible_runner.run_async(
                 private_data_dir=str(private_dir),

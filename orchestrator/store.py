@@ -191,7 +191,8 @@ class DeploymentStore:
                     (deployment_id, host["hostname"], host["fqdn"], host["provider"]),
                 )
                 db.executemany(
-                    "INSERT INTO stages (deployment_id, hostname, position, stage, title, state) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO stages (deployment_id, hostname, position, stage, title, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     [
                         (
                             deployment_id,
@@ -218,7 +219,8 @@ class DeploymentStore:
         at = at or time.time()
         with self._transaction() as db:
             db.execute(
-                "UPDATE stages SET state = 'running', started_at = ? WHERE deployment_id = ? AND hostname = ? AND stage = ?",
+                "UPDATE stages SET state = 'running', started_at = ? "
+                "WHERE deployment_id = ? AND hostname = ? AND stage = ?",
                 (at, deployment_id, hostname, stage),
             )
             db.execute(
@@ -253,7 +255,12 @@ class DeploymentStore:
                 )
 
     def finish_host(
-        self, deployment_id: str, hostname: str, state: str, reason: str | None = None, stage: str | None = None
+        self,
+        deployment_id: str,
+        hostname: str,
+        state: str,
+        reason: str | None = None,
+        stage: str | None = None,
     ) -> None:
         """Set a host's final state; stages still pending become not_run."""
         now = time.time()

@@ -52,7 +52,9 @@ _RECHECK_PODMAN_EVERY = 5.0
 _RETRY_FAILED_AFTER = 5.0
 # Moto's EC2 rejects unknown AMIs and instance types only with these set, as AWS always does.
 _MOTO_ENV = {"MOTO_ENABLE_AMI_VALIDATION": "true", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"}
-_HOSTNAME = re.compile(r"^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
 
 log = logging.getLogger("sandbox.ec2")
 
@@ -194,9 +196,9 @@ def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddres
     secret_key = secrets.token_urlsafe(30)
     ec2 = _client(endpoint_url, access_key, secret_key)
     tags = [{"Key": "Name", "Value": f"jarvis-sandbox-{prefix}"}]
-    vpc_id = ec2.create_vpc(
-        CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}]
-    )["Vpc"]["VpcId"]
+    vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])[
+        "Vpc"
+    ]["VpcId"]
     subnet_id = ec2.create_subnet(
         VpcId=vpc_id,
         CidrBlock=str(subnet),
@@ -208,7 +210,9 @@ def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddres
     )["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=group_id,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
     )
     image_id = ec2.register_image(
         Name=IMAGE_NAME,
@@ -281,6 +285,19 @@ class _Wanted:
     power: str  # "running" or "stopped"
 
 
+@dataclass(frozen=True)
+class _Action:
+    """One podman step for one container; DONE is what the log says afterwards ("" if it logs itself)."""
+
+    container: str
+    done: str
+    func: Callable[..., None]
+    args: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return f"{self.func.__name__} of {self.container}"
+
+
 class Reconciler:
     """Makes the podman containers PREFIX-<instance id> follow moto's instances, one pass at a time."""
 
@@ -288,7 +305,9 @@ class Reconciler:
         self._ec2 = ec2
         self._network = network
         self._subnet = ipaddress.ip_network(subnet)
-        self._reserved = {self._subnet.network_address + i for i in range(4)} | {self._subnet.broadcast_address}
+        self._reserved = {self._subnet.network_address + i for i in range(4)} | {
+            self._subnet.broadcast_address
+        }
         self._prefix = prefix
         self._applied: dict[str, str] | None = None
         self._checked_at = 0.0
@@ -305,16 +324,18 @@ class Reconciler:
             return
         actual = hosts.list_hosts(f"{self._prefix}-")
         self._checked_at = now
-        removals = [(name, hosts.remove_host, (name,)) for name in actual if name not in wanted]
-        changes: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = []
+        removals = [
+            _Action(name, "removed", hosts.remove_host, (name,)) for name in actual if name not in wanted
+        ]
+        changes = []
         for name, want in wanted.items():
             have = actual.get(name)
             if want.power == "running" and have is None:
-                changes.append((name, self._create, (name, want.instance)))
+                changes.append(_Action(name, "", self._create, (name, want.instance)))
             elif want.power == "running" and have != "running":
-                changes.append((name, hosts.start_stopped_host, (name,)))
+                changes.append(_Action(name, "started", hosts.start_stopped_host, (name,)))
             elif want.power == "stopped" and have == "running":
-                changes.append((name, hosts.stop_host, (name,)))
+                changes.append(_Action(name, "stopped", hosts.stop_host, (name,)))
         # Removals first: a terminated instance's private IP may already belong to a new one.
         ok = self._run(removals) and self._run(changes)
         self._applied = powers if ok else None
@@ -365,7 +386,7 @@ class Reconciler:
         keys += self._key_pair_keys(instance.get("KeyName"))
         hostname = self._hostname(instance, config)
         hosts.start_host(name, self._network, instance["PrivateIpAddress"], keys, hostname)
-        log.info("started %s as %s (%s) with %d key(s)", name, hostname, instance["PrivateIpAddress"], len(keys))
+        log.info("created %s: %s at %s, %d key(s)", name, hostname, instance["PrivateIpAddress"], len(keys))
 
     def _key_pair_keys(self, key_name: str | None) -> list[str]:
         """The public key of the instance's key pair, as EC2 puts it into the default user's keys."""
@@ -381,28 +402,28 @@ class Reconciler:
     def _hostname(instance: dict[str, Any], config: dict[str, Any]) -> str:
         """cloud-config's hostname as cloud-init would set it, else the Name tag, else EC2's ip-a-b-c-d."""
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
-        for candidate in (config.get("fqdn"), config.get("hostname"), tags.get("Name")):
+        for candidate in (config.get("hostname"), config.get("fqdn"), tags.get("Name")):
             if isinstance(candidate, str) and _HOSTNAME.match(candidate):
                 return candidate
         return "ip-" + instance["PrivateIpAddress"].replace(".", "-")
 
-    def _run(self, actions: list[tuple[str, Callable[..., None], tuple[Any, ...]]]) -> bool:
+    def _run(self, actions: list[_Action]) -> bool:
         """Run ACTIONS in parallel; log failures and hold each failed container off for a while."""
         now = time.monotonic()
-        due = [a for a in actions if self._retry_at.get(a[0], 0.0) <= now]
-        results = self._pool.map(self._attempt, due)
+        due = [a for a in actions if self._retry_at.get(a.container, 0.0) <= now]
+        results = list(self._pool.map(self._attempt, due))
         return all(results) and len(due) == len(actions)
 
-    def _attempt(self, action: tuple[str, Callable[..., None], tuple[Any, ...]]) -> bool:
-        name, func, args = action
+    def _attempt(self, action: _Action) -> bool:
         try:
-            func(*args)
+            action.func(*action.args)
         except (SandboxError, ClientError, BotoCoreError) as exc:
-            log.error("%s of %s failed, retrying in %.0fs: %s", func.__name__, name, _RETRY_FAILED_AFTER, exc)
-            self._retry_at[name] = time.monotonic() + _RETRY_FAILED_AFTER
+            log.error("%s failed, retrying in %.0fs: %s", action, _RETRY_FAILED_AFTER, exc)
+            self._retry_at[action.container] = time.monotonic() + _RETRY_FAILED_AFTER
             return False
-        self._retry_at.pop(name, None)
-        log.info("%s %s", func.__name__, name)
+        self._retry_at.pop(action.container, None)
+        if action.done:
+            log.info("%s %s", action.done, action.container)
         return True
 
 

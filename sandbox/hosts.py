@@ -113,7 +113,9 @@ def podman(*args: str, check: bool = True, timeout: float = 120.0) -> subprocess
             ["podman", *args], capture_output=True, text=True, env=env, timeout=timeout
         )
     except FileNotFoundError as exc:
-        raise SandboxError("podman is not installed: apt-get install podman runc netavark aardvark-dns") from exc
+        raise SandboxError(
+            "podman is not installed: apt-get install podman runc netavark aardvark-dns"
+        ) from exc
     except subprocess.TimeoutExpired as exc:
         raise SandboxError(f"podman {' '.join(args[:2])} took longer than {timeout:.0f}s") from exc
     if check and proc.returncode != 0:

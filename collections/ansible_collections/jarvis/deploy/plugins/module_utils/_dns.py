@@ -228,6 +228,10 @@ def plan_actions(name, record_type, state, before_ttl, before, ttl, after):
     return actions
 
 
+def _describe_served(values, ttl):
+    return f"{', '.join(values)} (TTL {ttl})" if values else "nothing"
+
+
 def _diff_side(name, record_type, ttl, values):
     return {"record": name, "type": record_type, "ttl": ttl if values else None, "values": values}
 
@@ -261,7 +265,7 @@ def run_dns_record(module):
             if served != after or (after and served_ttl != ttl):
                 raise DnsRecordError(
                     f"DNS server {server.where} accepted the update of {name} {record_type} in zone {zone}"
-                    f" but serves {served or 'nothing'} (TTL {served_ttl}) instead:"
+                    f" but serves {_describe_served(served, served_ttl)} instead:"
                     " does a CNAME clash with other data at that name?"
                 )
     except DnsRecordError as exc:

@@ -151,7 +151,9 @@ class Ec2:
                 if last == target:
                     return instance
                 if last not in SETTLES_INTO and last != "pending":
-                    raise Ec2Error(f"instance {instance_id} became {last} while waiting for it to be {target}")
+                    raise Ec2Error(
+                        f"instance {instance_id} became {last} while waiting for it to be {target}"
+                    )
             if budget.remaining() <= 0:
                 raise Ec2Error(
                     f"instance {instance_id} is still {last}, not {target}, after wait_timeout "
@@ -255,7 +257,10 @@ class InstanceTask:
         if current is None:
             return {}
         instance_id = current["InstanceId"]
-        self._act(f"terminated instance {instance_id} of {self.name}", f"terminate instance {instance_id} of {self.name}")
+        self._act(
+            f"terminated instance {instance_id} of {self.name}",
+            f"terminate instance {instance_id} of {self.name}",
+        )
         if self.module.check_mode:
             return summary(current)
         self.ec2.call(f"terminating instance {instance_id}", "terminate_instances", InstanceIds=[instance_id])
@@ -280,7 +285,10 @@ class InstanceTask:
             "MinCount": 1,
             "MaxCount": 1,
             "TagSpecifications": [
-                {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in self.wanted_tags().items()]}
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": k, "Value": v} for k, v in self.wanted_tags().items()],
+                }
             ],
         }
         optional = {
@@ -330,7 +338,9 @@ class InstanceTask:
     def _power(self, instance_id, verb, current=None):
         """Start or stop INSTANCE_ID and, if asked to, wait until it is running or stopped."""
         target, doing, done = _POWER[verb]
-        self._act(f"{done} instance {instance_id} of {self.name}", f"{verb} instance {instance_id} of {self.name}")
+        self._act(
+            f"{done} instance {instance_id} of {self.name}", f"{verb} instance {instance_id} of {self.name}"
+        )
         if self.module.check_mode:
             return summary(current)
         self.ec2.call(f"{doing} instance {instance_id}", f"{verb}_instances", InstanceIds=[instance_id])
@@ -340,7 +350,11 @@ class InstanceTask:
 
     def _warn_on_drift(self, current):
         """Say when the existing instance differs in what this module cannot change in place."""
-        for option, key in (("image_id", "ImageId"), ("instance_type", "InstanceType"), ("subnet_id", "SubnetId")):
+        for option, key in (
+            ("image_id", "ImageId"),
+            ("instance_type", "InstanceType"),
+            ("subnet_id", "SubnetId"),
+        ):
             wanted = self.params[option]
             if wanted and current.get(key) != wanted:
                 self.module.warn(
@@ -356,7 +370,9 @@ def run_ec2_instance(module):
     params = module.params
     task = None
     try:
-        ec2 = Ec2(params["region"], params["endpoint_url"], params["aws_access_key"], params["aws_secret_key"])
+        ec2 = Ec2(
+            params["region"], params["endpoint_url"], params["aws_access_key"], params["aws_secret_key"]
+        )
         task = InstanceTask(module, ec2)
         result = task.run()
     except Ec2Error as exc:

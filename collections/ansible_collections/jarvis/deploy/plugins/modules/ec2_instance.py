@@ -196,7 +196,6 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-
 from ansible_collections.jarvis.deploy.plugins.module_utils._ec2 import STATES, run_ec2_instance
 
 

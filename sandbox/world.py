@@ -1,0 +1,126 @@
+"""The whole sandbox at once: start, stop and describe its servers, and write jarvis's config for it.
+
+``up`` is idempotent: servers already running are kept. The config it writes (mode 0600) points
+jarvis at the sandbox's endpoints and credentials, maps the design images ``Debian 6`` and
+``Debian 12`` to the sandbox's AMI, and authorises the sandbox's own deploy key on new hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox import ec2, named, slapd
+
+SERVERS = ("ldap", "dns", "ec2")
+
+
+def prefix_for(state_dir: Path) -> str:
+    """Container and network names of this sandbox, distinct per state dir so several coexist."""
+    return "jarvis-" + hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:6]
+
+
+def up(state_dir: Path) -> dict[str, Any]:
+    """Start every server (keeping those already up), write the config, return the description."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(state_dir, 0o700)
+    ldap_info = slapd.start(state_dir / "ldap")
+    dns_info = named.start(state_dir / "dns")
+    ec2_info = ec2.start(state_dir / "ec2", prefix_for(state_dir))
+    deploy_key = _deploy_key(state_dir)
+    vault_password = state_dir / "vault-password"
+    if not vault_password.exists():
+        _write_private(vault_password, secrets.token_urlsafe(32) + "\n")
+    config = {
+        "vault_password_file": str(vault_password),
+        "authorized_keys": [deploy_key.with_suffix(".pub").read_text().strip()],
+        "address": "private",
+        "ec2": {"subnet_id": ec2_info.subnet_id, "security_group_ids": [ec2_info.security_group_id]},
+        "mappings": {
+            "ec2": {
+                "images": {
+                    "debian 6": ec2_info.image_id,
+                    "debian 12": ec2_info.image_id,
+                    "debian-12": ec2_info.image_id,
+                }
+            }
+        },
+        "credentials": {
+            "aws": {
+                "access_key": ec2_info.access_key,
+                "secret_key": ec2_info.secret_key,
+                "endpoint_url": ec2_info.endpoint_url,
+                "region": ec2_info.region,
+            },
+            "dns": {
+                "server": dns_info.server,
+                "port": str(dns_info.port),
+                "key_name": dns_info.tsig_key_name,
+                "key_secret": dns_info.tsig_secret,
+                "key_algorithm": dns_info.tsig_algorithm,
+            },
+            "ldap": {
+                "uri": ldap_info.uri,
+                "bind_dn": ldap_info.bind_dn,
+                "bind_password": ldap_info.bind_password,
+                "hosts_dn": ldap_info.hosts_dn,
+            },
+        },
+    }
+    _write_private(state_dir / "config.yml", "# Written by `jarvis sandbox up`.\n" + yaml.safe_dump(config))
+    description = {
+        "state_dir": str(state_dir),
+        "config": str(state_dir / "config.yml"),
+        "ssh_key": str(deploy_key),
+        "ldap": asdict(ldap_info),
+        "dns": asdict(dns_info),
+        "ec2": asdict(ec2_info),
+    }
+    _write_private(state_dir / "sandbox.json", json.dumps(description, indent=2))
+    return description
+
+
+def down(state_dir: Path) -> None:
+    """Stop every server and remove the sandbox's hosts; data dirs stay for a later ``up``."""
+    ec2.stop(state_dir / "ec2")
+    named.stop(state_dir / "dns")
+    slapd.stop(state_dir / "ldap")
+    (state_dir / "sandbox.json").unlink(missing_ok=True)
+    (state_dir / "config.yml").unlink(missing_ok=True)
+
+
+def status(state_dir: Path) -> dict[str, Any]:
+    """What is up, without secrets."""
+    try:
+        description: dict[str, Any] = json.loads((state_dir / "sandbox.json").read_text())
+    except FileNotFoundError:
+        return {"state_dir": str(state_dir), "up": False}
+    for server in SERVERS:
+        for key in ("bind_password", "tsig_secret", "secret_key"):
+            description[server].pop(key, None)
+    return {"up": True, **description}
+
+
+def _deploy_key(state_dir: Path) -> Path:
+    """The sandbox's own SSH key, authorised as root on the hosts it deploys."""
+    key = state_dir / "id_ed25519"
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "jarvis-sandbox", "-f", str(key)],
+            check=True,
+        )
+    return key
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    os.chmod(path, 0o600)
+    path.write_text(text)
