@@ -20,10 +20,7 @@ from sandbox._process import SandboxError, daemon_running, free_port, start_daem
 
 __all__ = ["SCHEMA", "LdapInfo", "start", "stop"]
 
-SCHEMA = (
-    Path(__file__).resolve().parents[1]
-    / "collections/ansible_collections/jarvis/deploy/docs/ldap/jarvis.schema"
-)
+SCHEMA = Path(__file__).resolve().parents[1] / "collections/ansible_collections/jarvis/deploy/docs/ldap/jarvis.schema"
 _SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 _DAEMON = "slapd"
 _INFO_FILE = "ldap.json"

@@ -111,9 +111,7 @@ def test_changing_the_value_and_the_ttl(named_server: DnsInfo) -> None:
 def test_absent_deletes_the_record_set(named_server: DnsInfo) -> None:
     env = named_server.env()
     values = ["v=spf1 -all", '"two" "strings"']
-    created = run_module(
-        "dns_record", {"record": "freya.websages.com", "type": "TXT", "values": values}, env=env
-    )
+    created = run_module("dns_record", {"record": "freya.websages.com", "type": "TXT", "values": values}, env=env)
     assert_ok(created, changed=True)
     assert created["after"] == ['"two" "strings"', '"v=spf1 -all"']
 
@@ -129,9 +127,7 @@ def test_absent_deletes_the_record_set(named_server: DnsInfo) -> None:
 def test_a_wrong_secret_fails_without_showing_it(named_server: DnsInfo) -> None:
     wrong = base64.b64encode(b"not the jarvis sandbox secret!!!").decode()
     env = {**named_server.env(), "JARVIS_TSIG_SECRET": wrong}
-    result = run_module(
-        "dns_record", {"record": "loki.websages.com", "type": "A", "values": ["10.201.0.9"]}, env=env
-    )
+    result = run_module("dns_record", {"record": "loki.websages.com", "type": "A", "values": ["10.201.0.9"]}, env=env)
     assert result.get("failed"), result
     assert f"127.0.0.1:{named_server.port}" in result["msg"]
     assert "rejected the signature of TSIG key 'jarvis-sandbox'" in result["msg"]
@@ -159,6 +155,17 @@ def test_a_name_outside_every_zone_fails_clearly(named_server: DnsInfo) -> None:
     args = {"record": "loki.example.org", "type": "A", "values": ["10.201.0.9"]}
     result = run_module("dns_record", args, env=named_server.env())
     assert result.get("failed"), result
-    assert result["msg"].startswith(
-        f"no zone for loki.example.org. found on DNS server 127.0.0.1:{named_server.port}"
+    assert result["msg"].startswith(f"no zone for loki.example.org. found on DNS server 127.0.0.1:{named_server.port}")
+
+
+def test_a_cname_beside_other_data_fails_clearly(named_server: DnsInfo) -> None:
+    env = named_server.env()
+    assert_ok(
+        run_module("dns_record", {"record": "heimdall.websages.com", "type": "A", "values": ["10.201.0.8"]}, env=env),
+        changed=True,
     )
+    clash = run_module(
+        "dns_record", {"record": "heimdall.websages.com", "type": "CNAME", "values": ["loki.websages.com"]}, env=env
+    )
+    assert clash.get("failed"), clash
+    assert "serves nothing instead: does a CNAME clash" in clash["msg"]

@@ -154,9 +154,7 @@ def test_update_moves_deployed_at_and_leaves_the_rest(
     assert host_entry(directory, slapd_server, "thor") == updated
 
 
-def test_host_key_order_does_not_matter(
-    slapd_server: LdapInfo, ldap_env: dict[str, str], directory: ldap3.Connection
-):
+def test_host_key_order_does_not_matter(slapd_server: LdapInfo, ldap_env: dict[str, str], directory: ldap3.Connection):
     ok(run_module("ldap_host", {"name": "freyja", "ssh_host_keys": [KEY_A, KEY_B]}, env=ldap_env), True)
     before = host_entry(directory, slapd_server, "freyja")
     result = run_module("ldap_host", {"name": "freyja", "ssh_host_keys": [KEY_B, KEY_A]}, env=ldap_env)
@@ -164,9 +162,7 @@ def test_host_key_order_does_not_matter(
     assert host_entry(directory, slapd_server, "freyja") == before
 
 
-def test_production_is_kept_when_omitted(
-    slapd_server: LdapInfo, ldap_env: dict[str, str], directory: ldap3.Connection
-):
+def test_production_is_kept_when_omitted(slapd_server: LdapInfo, ldap_env: dict[str, str], directory: ldap3.Connection):
     ok(run_module("ldap_host", {"name": "heimdall", "production": True}, env=ldap_env), changed=True)
     ok(run_module("ldap_host", {"name": "heimdall", "fqdn": "heimdall.websages.com"}, env=ldap_env), True)
     entry = host_entry(directory, slapd_server, "heimdall")

@@ -32,7 +32,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         name = args["name"].lower()
         if not SAFE_NAME.match(name) or ".." in name:
             return {**result, "failed": True, "msg": f"name must be a host name, got {name!r}"}
@@ -51,7 +51,7 @@ class ActionModule(ActionBase):
             result.update(changed=True, actions=[f"{verb} the root password of {name} in {path}"])
             if self._task.check_mode:
                 return result
-            password = "".join(secrets.choice(ALPHABET) for _ in range(args["length"]))
+            password = "".join(secrets.choice(ALPHABET) for dummy in range(args["length"]))
             password_hash = _sha512_crypt(password)
             document = yaml.safe_dump({"root_password": password, "root_password_hash": password_hash})
             _write_private(path, vault.encrypt(document))

@@ -140,9 +140,7 @@ def run_ldap_host(module):
     params = module.params
     name = params["name"]
     if not HOSTNAME_RE.match(name):
-        module.fail_json(
-            msg=f"name {name!r} is not a hostname label (letters, digits and inner hyphens, at most 63)"
-        )
+        module.fail_json(msg=f"name {name!r} is not a hostname label (letters, digits and inner hyphens, at most 63)")
     wanted = _wanted_attributes(module)
     dn = "cn={},{}".format(escape_rdn(name), params["hosts_dn"])
 
@@ -179,9 +177,7 @@ def _wanted_attributes(module):
         if attribute.lower() in reserved:
             module.fail_json(msg=f"attributes: {reserved[attribute.lower()]} is managed by the module itself")
         if attribute.lower() in managed:
-            module.fail_json(
-                msg=f"attributes: {attribute} is set with the {managed[attribute.lower()]} option"
-            )
+            module.fail_json(msg=f"attributes: {attribute} is set with the {managed[attribute.lower()]} option")
         values = value if isinstance(value, list) else [value]
         wanted[attribute] = _unique(v for v in map(_ldap_value, values) if v)
     return wanted
@@ -197,9 +193,7 @@ def _ensure(module, client, dn, name, before, wanted):
         after[DEPLOYED_AT] = [now]
         actions.append("add entry {} ({})".format(dn, ", ".join(after["objectClass"])))
         actions.extend(
-            _describe_set(attr, [], values)
-            for attr, values in after.items()
-            if attr not in ("objectClass", "cn")
+            _describe_set(attr, [], values) for attr, values in after.items() if attr not in ("objectClass", "cn")
         )
         if not module.check_mode:
             client.add(dn, after)

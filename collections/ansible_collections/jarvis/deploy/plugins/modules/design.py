@@ -14,8 +14,8 @@ description:
     C(defaults), and returns one canonical dictionary per host.
   - Provider names are matched case-insensitively; images, regions and sizes are mapped per provider through
     the collection's tables, which O(mappings) extends.
-  - Any problem fails the task with the path of the key at fault, for example
-    C(instance.size: expected a positive integer, got "huge"), before anything else runs.
+  - 'Any problem fails the task with the path of the key at fault, for example
+    C(instance.size: expected a positive integer, got "huge"), before anything else runs.'
   - Changes nothing, so it always reports C(changed=false).
 extends_documentation_fragment:
   - jarvis.deploy._attributes

@@ -1,0 +1,204 @@
+"""The walking skeleton end to end: examples/loki.yml deployed on the sandbox's EC2, for real.
+
+Everything here talks to the sandbox's real slapd, named, moto EC2 and the podman host that the
+instance becomes; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import ldap3
+import pytest
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from orchestrator import DeploymentRunner, DeploymentStore, load_config, load_design_file
+from orchestrator.config import Config
+from orchestrator.events import Transition
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+LOKI = REPO / "examples" / "loki.yml"
+SSHFP_ALGORITHMS = {"ssh-rsa": 1, "ssh-dss": 2, "ecdsa-sha2-nistp256": 3, "ssh-ed25519": 4}
+
+
+def deploy(config: Config, design_path: Path, check: bool = False) -> tuple[str, list[Transition]]:
+    store = DeploymentStore(config.store_path)
+    transitions: list[Transition] = []
+    design = load_design_file(design_path, config.mappings)
+    running = DeploymentRunner(config, store).start(design, "pytest", check=check, listener=transitions.append)
+    assert running.wait(timeout=600) in ("successful", "failed")
+    return running.id, transitions
+
+
+@pytest.fixture(scope="module")
+def first_deploy(jarvis_config: Config) -> tuple[str, list[Transition]]:
+    return deploy(jarvis_config, LOKI)
+
+
+def query(world: dict, name: str, rdtype: str) -> list[str]:
+    request = dns.message.make_query(name, rdtype)
+    response = dns.query.tcp(request, world["dns"]["server"], port=world["dns"]["port"], timeout=5)
+    return sorted(rdata.to_text() for rrset in response.answer for rdata in rrset)
+
+
+def real_host_keys(ip: str) -> list[str]:
+    scan = subprocess.run(["ssh-keyscan", "-T", "5", ip], capture_output=True, text=True, check=True)
+    return [line.split(" ", 1)[1] for line in scan.stdout.splitlines() if line and not line.startswith("#")]
+
+
+def test_loki_deploys_and_is_ready(first_deploy: tuple[str, list[Transition]], jarvis_config: Config) -> None:
+    deployment_id, transitions = first_deploy
+    host = DeploymentStore(jarvis_config.store_path).host_status("loki")
+    assert host is not None and host.deployment_id == deployment_id
+    assert host.state == "ready", host.reason
+    started = [t.stage for t in transitions if t.state == "running"]
+    assert started == ["credentials", "instance", "address", "ssh", "dns", "cmdb", "ready"]
+    assert transitions[-1].state == "ready"
+    states = {stage.stage: stage.state for stage in host.stages}
+    assert states["validate"] == "ok"
+    assert states["mounts"] == states["puppet_run"] == "not_implemented"
+    assert host.facts["instance_id"].startswith("i-")
+
+
+def test_dns_name_answers_ssh_with_matching_sshfp(
+    first_deploy: tuple[str, list[Transition]], world: dict, jarvis_config: Config
+) -> None:
+    host = DeploymentStore(jarvis_config.store_path).host_status("loki")
+    assert host is not None
+    (ip,) = query(world, "loki.websages.com", "A")
+    assert ip == host.facts["ip"]
+    with socket.create_connection((ip, 22), timeout=5) as conn:
+        assert conn.recv(64).startswith(b"SSH-2.0-")
+    expected = []
+    for key in real_host_keys(ip):
+        kind, blob = key.split()[:2]
+        digest = hashlib.sha256(base64.b64decode(blob)).hexdigest()
+        expected.append(f"{SSHFP_ALGORITHMS[kind]} 2 {digest}")
+    assert query(world, "loki.websages.com", "SSHFP") == sorted(expected)
+    reverse = ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+    assert query(world, reverse, "PTR") == ["loki.websages.com."]
+
+
+def test_ldap_entry_is_written(first_deploy: tuple[str, list[Transition]], world: dict) -> None:
+    ldap = world["ldap"]
+    with ldap3.Connection(ldap["uri"], ldap["bind_dn"], ldap["bind_password"], auto_bind=True) as conn:
+        conn.search(ldap["hosts_dn"], "(cn=loki)", attributes=["*"])
+        (entry,) = conn.entries
+        assert entry.jarvisFqdn.value == "loki.websages.com"
+        assert entry.jarvisProvider.value == "ec2"
+        assert entry.jarvisInstanceId.value.startswith("i-")
+        assert len(entry.jarvisSshHostKey.values) >= 1
+
+
+def test_second_run_changes_nothing_and_reuses_the_instance(
+    first_deploy: tuple[str, list[Transition]], jarvis_config: Config
+) -> None:
+    store = DeploymentStore(jarvis_config.store_path)
+    first = store.deployment_hosts(first_deploy[0])[0]
+    second_id, _ = deploy(jarvis_config, LOKI)
+    second = store.deployment_hosts(second_id)[0]
+    assert second.state == "ready", second.reason
+    assert second.facts["instance_id"] == first.facts["instance_id"]
+    states = {stage.stage: stage.state for stage in second.stages}
+    assert states["instance"] == states["dns"] == states["cmdb"] == states["credentials"] == "ok"
+
+
+def test_status_from_another_process(first_deploy: tuple[str, list[Transition]], jarvis_env: dict) -> None:
+    text = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "status", "loki"],
+        capture_output=True,
+        text=True,
+        env=jarvis_env,
+        check=True,
+    ).stdout
+    assert text.startswith("loki: ready")
+    assert "dns" in text and "not_implemented" in text
+    payload = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli", "status", "loki", "--json"],
+            capture_output=True,
+            text=True,
+            env=jarvis_env,
+            check=True,
+        ).stdout
+    )
+    assert payload["state"] == "ready" and payload["host"] == "loki"
+    assert [stage["stage"] for stage in payload["stages"]][:3] == ["validate", "credentials", "instance"]
+
+
+def test_secrets_never_leak(first_deploy: tuple[str, list[Transition]], jarvis_config: Config, world: dict) -> None:
+    vault = VaultLib([("default", VaultSecret(jarvis_config.vault_password_file.read_bytes().strip()))])
+    stored = yaml.safe_load(vault.decrypt((jarvis_config.secrets_dir / "loki.websages.com.yml").read_bytes()))
+    secrets = {
+        "root password": stored["root_password"],
+        "TSIG secret": world["dns"]["tsig_secret"],
+        "LDAP bind password": world["ldap"]["bind_password"],
+        "AWS secret key": world["ec2"]["secret_key"],
+    }
+    places = [p for p in jarvis_config.home.rglob("*") if p.is_file() and "secrets" not in p.parts]
+    assert any(p.name == "command" for p in places), "the runner's artifacts should be scanned"
+    assert any(p.suffix == ".json" and "job_events" in p.parts for p in places)
+    for place in places:
+        data = place.read_bytes()
+        for what, secret in secrets.items():
+            assert secret.encode() not in data, f"{what} found in {place}"
+
+
+def test_plan_changes_nothing(jarvis_config: Config, world: dict, tmp_path: Path) -> None:
+    design = tmp_path / "odin.yml"
+    design.write_text(LOKI.read_text().replace("loki", "odin"))
+    deployment_id, transitions = deploy(jarvis_config, design, check=True)
+    host = DeploymentStore(jarvis_config.store_path).deployment_hosts(deployment_id)[0]
+    assert host.state == "planned"
+    stages = {stage.stage: stage for stage in host.stages}
+    assert stages["instance"].state == "changed"
+    assert any("odin" in action for action in stages["instance"].actions)
+    assert stages["dns"].state == "not_run"
+    assert query(world, "odin.websages.com", "A") == []
+    assert DeploymentStore(jarvis_config.store_path).host_status("odin") is None  # plans are not deployments
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (("hostname: loki", "hostname: 'loki;rm -rf /'"), "instance.hostname"),
+        (("hostname: loki", "hostname: 'loki)(cn=*'"), "instance.hostname"),
+        (("provider: EC2", "provider: Rackspace"), "instance.provider"),
+        (("size: 512", "size: huge"), "instance.size"),
+        (("fqdn: loki.websages.com", "fqdn: [loki"), "design"),
+    ],
+)
+def test_bad_designs_are_refused_before_anything_runs(
+    change: tuple[str, str], field: str, jarvis_env: dict, jarvis_config: Config, tmp_path: Path
+) -> None:
+    design = tmp_path / "bad.yml"
+    design.write_text(LOKI.read_text().replace(*change))
+    runs_before = sorted(os.listdir(jarvis_config.runs_dir)) if jarvis_config.runs_dir.exists() else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "deploy", str(design)],
+        capture_output=True,
+        text=True,
+        env=jarvis_env,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"jarvis: {field}:"), proc.stderr
+    runs_after = sorted(os.listdir(jarvis_config.runs_dir)) if jarvis_config.runs_dir.exists() else []
+    assert runs_after == runs_before
+
+
+def test_cli_config_comes_from_the_sandbox(jarvis_env: dict) -> None:
+    config = load_config(jarvis_env["JARVIS_CONFIG"])
+    assert config.credentials["dns"]["key_name"]
