@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 
 
+# The daemons this process started: kept so Python does not warn about (or reap) them early.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 class SandboxError(RuntimeError):
     """A sandbox server could not be installed, started or reached."""
 
@@ -46,6 +50,7 @@ def start_daemon(name: str, argv: list[str], run_dir: Path, env: dict[str, str] 
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+    _CHILDREN[proc.pid] = proc
     (run_dir / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
 
@@ -79,6 +84,9 @@ def stop_daemon(name: str, run_dir: Path, timeout: float = 5.0) -> None:
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait()
     (run_dir / f"{name}.pid").unlink(missing_ok=True)
 
 

@@ -50,9 +50,7 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer
     for key_type in HOST_KEY_TYPES:
         key = run_dir / f"ssh_host_{key_type}_key"
         bits = ["-b", "2048"] if key_type == "rsa" else []
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", key_type, *bits, "-N", "", "-C", "", "-f", str(key)], check=True
-        )
+        subprocess.run(["ssh-keygen", "-q", "-t", key_type, *bits, "-N", "", "-C", "", "-f", str(key)], check=True)
         keys[key_type] = key
     port = free_port()
     config = run_dir / "sshd_config"

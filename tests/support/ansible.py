@@ -28,6 +28,7 @@ def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         ANSIBLE_RETRY_FILES_ENABLED="False",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCALHOST_WARNING="False",
+        ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).parent / "callback_plugins"),
         ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
     )
     env.update(extra or {})
@@ -67,7 +68,7 @@ def run_module(
             argv,
             capture_output=True,
             text=True,
-            env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", **(env or {})}),
+            env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "jarvis_test_json", **(env or {})}),
             timeout=600,
         )
     try:

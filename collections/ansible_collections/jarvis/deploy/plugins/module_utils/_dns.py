@@ -126,9 +126,7 @@ class DnsServer:
         try:
             return dns.query.tcp(message, self.host, port=self.port, timeout=self.timeout)
         except dns.exception.Timeout:
-            raise DnsRecordError(
-                f"DNS server {self.where} did not answer within {self.timeout} s ({what})"
-            ) from None
+            raise DnsRecordError(f"DNS server {self.where} did not answer within {self.timeout} s ({what})") from None
         except dns.tsig.PeerBadKey:
             raise DnsRecordError(f"DNS server {self.where} does not know {self.key_label} ({what})") from None
         except dns.tsig.PeerBadSignature:
@@ -138,15 +136,12 @@ class DnsServer:
             ) from None
         except dns.tsig.PeerBadTime:
             raise DnsRecordError(
-                f"DNS server {self.where} rejected the time of the signature:"
-                f" are the clocks in sync? ({what})"
+                f"DNS server {self.where} rejected the time of the signature: are the clocks in sync? ({what})"
             ) from None
         except dns.exception.DNSException as exc:
             raise DnsRecordError(f"DNS exchange with {self.where} failed ({what}): {exc}") from None
         except OSError as exc:
-            raise DnsRecordError(
-                f"cannot reach DNS server {self.where} ({what}): {exc.strerror or exc}"
-            ) from None
+            raise DnsRecordError(f"cannot reach DNS server {self.where} ({what}): {exc.strerror or exc}") from None
 
     def find_zone(self, name):
         """The zone holding NAME: walk up its labels asking for SOA until the server is authoritative."""
@@ -208,9 +203,7 @@ class DnsServer:
             reason = f"the server is not authoritative for zone {zone}"
         else:
             reason = "the update was not applied"
-        raise DnsRecordError(
-            f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}): {reason}"
-        )
+        raise DnsRecordError(f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}): {reason}")
 
 
 def plan_actions(name, record_type, state, before_ttl, before, ttl, after):
