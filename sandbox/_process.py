@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-
 # The daemons this process started: kept so Python does not warn about (or reap) them early.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
