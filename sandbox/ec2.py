@@ -106,6 +106,7 @@ def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
     state_dir.mkdir(parents=True, exist_ok=True)
     hosts.configure(state_dir)
     hosts.ensure_image(hosts.DEFAULT_CACHE_DIR)
+    _fence_vpc_range()
     network = f"{prefix}-net"
     with hosts.network_lock():
         subnet = _free_subnet()
@@ -173,6 +174,20 @@ def _free_subnet() -> ipaddress.IPv4Network:
     raise SandboxError(f"every /24 of {VPC_CIDR} is in use by a podman network: remove stale ones")
 
 
+def _fence_vpc_range() -> None:
+    """Make addresses of the sandbox range without a running host unreachable, as on a real VPC.
+
+    netavark removes a network's bridge (and its route) when no container is left on it; the
+    addresses would then go out of the default route, where this machine's gateway accepts any TCP
+    connection, so a stopped host would seem to answer. Each bridge's /24 still wins over this /16.
+    """
+    proc = subprocess.run(  # noqa: S603 - fixed argv
+        ["ip", "-4", "route", "add", "unreachable", VPC_CIDR], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0 and "File exists" not in proc.stderr:
+        print(f"[jarvis-sandbox] could not fence {VPC_CIDR}: {proc.stderr.strip()}", file=sys.stderr)
+
+
 def _routed_networks() -> list[ipaddress.IPv4Network]:
     """Networks this machine already routes (besides the default route), to keep clear of them."""
     try:
@@ -185,7 +200,7 @@ def _routed_networks() -> list[ipaddress.IPv4Network]:
     networks = []
     for route in routes:
         with contextlib.suppress(ValueError, KeyError):
-            if route["dst"] != "default":
+            if route["dst"] != "default" and route.get("type", "unicast") == "unicast":
                 networks.append(ipaddress.IPv4Network(route["dst"], strict=False))
     return networks
 
@@ -196,9 +211,9 @@ def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddres
     secret_key = secrets.token_urlsafe(30)
     ec2 = _client(endpoint_url, access_key, secret_key)
     tags = [{"Key": "Name", "Value": f"jarvis-sandbox-{prefix}"}]
-    vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])[
-        "Vpc"
-    ]["VpcId"]
+    vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])["Vpc"][
+        "VpcId"
+    ]
     subnet_id = ec2.create_subnet(
         VpcId=vpc_id,
         CidrBlock=str(subnet),
@@ -210,9 +225,7 @@ def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddres
     )["GroupId"]
     ec2.authorize_security_group_ingress(
         GroupId=group_id,
-        IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
-        ],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
     image_id = ec2.register_image(
         Name=IMAGE_NAME,
@@ -305,9 +318,7 @@ class Reconciler:
         self._ec2 = ec2
         self._network = network
         self._subnet = ipaddress.ip_network(subnet)
-        self._reserved = {self._subnet.network_address + i for i in range(4)} | {
-            self._subnet.broadcast_address
-        }
+        self._reserved = {self._subnet.network_address + i for i in range(4)} | {self._subnet.broadcast_address}
         self._prefix = prefix
         self._applied: dict[str, str] | None = None
         self._checked_at = 0.0
@@ -324,9 +335,7 @@ class Reconciler:
             return
         actual = hosts.list_hosts(f"{self._prefix}-")
         self._checked_at = now
-        removals = [
-            _Action(name, "removed", hosts.remove_host, (name,)) for name in actual if name not in wanted
-        ]
+        removals = [_Action(name, "removed", hosts.remove_host, (name,)) for name in actual if name not in wanted]
         changes = []
         for name, want in wanted.items():
             have = actual.get(name)

@@ -59,33 +59,32 @@ def ec2_instance(info: ec2.Ec2Info, args: dict[str, Any], **kwargs: Any) -> dict
     return result
 
 
+def read_banner(ip: str) -> bytes:
+    """What IP's port 22 says first; b"" if nothing answers (a connect alone proves nothing)."""
+    try:
+        with socket.create_connection((ip, 22), timeout=0.5) as sock:
+            sock.settimeout(1)
+            return sock.recv(64)
+    except OSError:
+        return b""
+
+
 def ssh_banner(ip: str, timeout: float = 15.0) -> bytes:
     """The SSH banner of IP, waiting for the host to come up."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((ip, 22), timeout=0.5) as sock:
-                sock.settimeout(2)
-                banner = sock.recv(64)
-                if banner:
-                    return banner
-        except OSError:
-            pass
+    while not (banner := read_banner(ip)):
         if time.monotonic() > deadline:
             pytest.fail(f"no SSH on {ip}:22 after {timeout:.0f}s")
         time.sleep(0.1)
+    return banner
 
 
 def wait_ssh_gone(ip: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((ip, 22), timeout=0.3):
-                pass
-        except OSError:
-            return
+    while read_banner(ip):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{ip}:22 still answers {timeout:.0f}s after the instance stopped")
         time.sleep(0.1)
-    pytest.fail(f"{ip}:22 still answers {timeout:.0f}s after the instance stopped")
 
 
 def ssh(ip: str, key: Path, command: str) -> subprocess.CompletedProcess[str]:
