@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -77,10 +76,7 @@ def start(state_dir: Path, zones: Sequence[str] = DEFAULT_ZONES, timeout: float 
     _write_private(conf, _named_conf(state_dir, port, secret, wanted))
 
     info = DnsInfo("127.0.0.1", port, KEY_NAME, ALGORITHM, secret, wanted)
-    with warnings.catch_warnings():
-        # start_daemon lets go of a Popen whose daemon runs on by design; that is no leak to warn about.
-        warnings.simplefilter("ignore", ResourceWarning)
-        start_daemon(_DAEMON, [named, "-g", "-c", str(conf)], state_dir)
+    start_daemon(_DAEMON, [named, "-g", "-c", str(conf)], state_dir)
     try:
         _wait_until_serving(info, state_dir, timeout)
     except SandboxError:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +69,7 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdServer
         )
     )
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        # start_daemon lets go of a Popen whose daemon runs on by design; that is no leak to warn about.
-        warnings.simplefilter("ignore", ResourceWarning)
-        start_daemon("sshd", [SSHD, "-D", "-e", "-f", str(config)], run_dir)
+    start_daemon("sshd", [SSHD, "-D", "-e", "-f", str(config)], run_dir)
     try:
         wait_for_port(port, timeout=10, log=run_dir / "sshd.log")
         yield SshdServer("127.0.0.1", port, keys)

@@ -31,7 +31,7 @@ def jarvis_env(world: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     """The environment of a jarvis process using the sandbox, with its own home."""
     home = tmp_path_factory.mktemp("jarvis-home")
     config = yaml.safe_load(Path(world["config"]).read_text())
-    config_path = home / "config.yml"
+    config_path = tmp_path_factory.mktemp("jarvis-etc") / "config.yml"  # outside the scanned home
     config_path.touch(mode=0o600)
     config_path.write_text(yaml.safe_dump(config))
     bin_dir = str(Path(sys.executable).parent)
