@@ -165,9 +165,7 @@ def normalize(design: object, mappings: dict | None = None) -> list[dict]:
         raise DesignError("design", f"expected a mapping with 'instance' or 'instances', got {_show(design)}")
     unknown = set(design) - {"instance", "instances", "defaults"}
     if unknown:
-        raise DesignError(
-            sorted(unknown)[0], "unknown top-level key (expected instance, instances, defaults)"
-        )
+        raise DesignError(sorted(unknown)[0], "unknown top-level key (expected instance, instances, defaults)")
     if ("instance" in design) == ("instances" in design):
         raise DesignError("design", "give exactly one of 'instance' (one host) or 'instances' (a list)")
     if "instance" in design:
@@ -180,9 +178,7 @@ def normalize(design: object, mappings: dict | None = None) -> list[dict]:
     seen: dict[str, str] = {}
     for (path, _raw), host in zip(raws, hosts, strict=True):
         if host["hostname"] in seen:
-            raise DesignError(
-                f"{path}.hostname", f"{host['hostname']!r} is also used by {seen[host['hostname']]}"
-            )
+            raise DesignError(f"{path}.hostname", f"{host['hostname']!r} is also used by {seen[host['hostname']]}")
         seen[host["hostname"]] = path
     return hosts
 
@@ -254,9 +250,7 @@ def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
         "mounts": _mounts(at("mounts"), raw.get("mounts", [])),
         "puppet": _puppet(at("puppet"), raw.get("puppet", {})),
         "kernel": _kernel(at("kernel"), raw.get("kernel", {})),
-        "provider_options": _provider_options(
-            at("provider_options"), raw.get("provider_options", {}), provider
-        ),
+        "provider_options": _provider_options(at("provider_options"), raw.get("provider_options", {}), provider),
         "standby": None,
     }
     if raw.get("gitosis_admin") is not None:
@@ -362,9 +356,7 @@ def _mounts(path: str, value: object) -> list[dict]:
         for key, default in (("src", None), ("fstype", None), ("opts", "defaults")):
             field = _string(f"{where}.{key}", mount.get(key, default), required=True)
             if not MOUNT_FIELD_RE.match(field):
-                raise DesignError(
-                    f"{where}.{key}", f"contains characters not allowed in fstab: {_show(field)}"
-                )
+                raise DesignError(f"{where}.{key}", f"contains characters not allowed in fstab: {_show(field)}")
             fields[key] = field
         mounts.append({"path": target, **fields})
     return mounts

@@ -110,9 +110,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     design = {
-        key: module.params[key]
-        for key in ("instance", "instances", "defaults")
-        if module.params[key] is not None
+        key: module.params[key] for key in ("instance", "instances", "defaults") if module.params[key] is not None
     }
     try:
         hosts = normalize(design, module.params["mappings"])
