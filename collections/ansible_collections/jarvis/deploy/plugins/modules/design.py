@@ -46,7 +46,7 @@ options:
     type: dict
   mappings:
     description:
-      - Extra or overriding entries for the mapping tables, as C({provider: {images|regions|sizes: {name: id}}}).
+      - "Extra or overriding entries for the mapping tables, as C({provider: {images|regions|sizes: {name: id}}})."
     type: dict
 """
 
