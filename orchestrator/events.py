@@ -127,7 +127,7 @@ class StageTracker:
         if state == "canceled":
             state = "not_run"
         self.store.end_stage(self.deployment_id, host, progress.stage, state, actions=progress.actions)
-        if state in ("ok", "changed"):
+        if state in ("ok", "changed") and progress.stage != "ready":  # "ready" is told once, by finish()
             self._tell(host, progress.stage, state, "; ".join(progress.actions) or None)
         progress.changed, progress.actions = False, []
 

@@ -26,8 +26,8 @@ def transition_line(transition: Transition, width: int = 8) -> str:
     if transition.state == "running":
         text += f": {transition.title}"
     elif transition.state == "changed":
-        text += " (changed)"
-    if transition.detail and transition.state in ("failed", "canceled"):
+        text += f": {transition.detail}" if transition.detail else " (changed)"
+    elif transition.detail and transition.state in ("failed", "canceled"):
         text += f": {transition.detail}"
     return text
 

@@ -47,8 +47,8 @@ class ActionModule(ActionBase):
                     stored = yaml.safe_load(vault.decrypt(handle.read()))
                 result["password_hash"] = stored["root_password_hash"]
                 return result
-            verb = "rotated" if os.path.exists(path) else "created"
-            result.update(changed=True, actions=[f"{verb} the root password of {name} in {path}"])
+            verb = "rotate" if os.path.exists(path) else "create"
+            result.update(changed=True, actions=[f"{verb} the root password of {name}, vault-encrypted in {path}"])
             if self._task.check_mode:
                 return result
             password = "".join(secrets.choice(ALPHABET) for dummy in range(args["length"]))

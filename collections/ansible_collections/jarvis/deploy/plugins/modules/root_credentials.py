@@ -79,7 +79,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["created a new root password for loki.websages.com"]
+  sample: ["create the root password of loki.websages.com, vault-encrypted in /var/lib/jarvis/secrets/loki.websages.com.yml"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
