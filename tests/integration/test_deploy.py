@@ -139,7 +139,9 @@ def test_status_from_another_process(first_deploy: tuple[str, list[Transition]],
     assert [stage["stage"] for stage in payload["stages"]][:3] == ["validate", "credentials", "instance"]
 
 
-def test_secrets_never_leak(first_deploy: tuple[str, list[Transition]], jarvis_config: Config, world: dict) -> None:
+def test_secrets_never_leak(
+    first_deploy: tuple[str, list[Transition]], jarvis_config: Config, jarvis_env: dict, world: dict
+) -> None:
     vault = VaultLib([("default", VaultSecret(jarvis_config.vault_password_file.read_bytes().strip()))])
     stored = yaml.safe_load(vault.decrypt((jarvis_config.secrets_dir / "loki.websages.com.yml").read_bytes()))
     secrets = {
@@ -148,11 +150,21 @@ def test_secrets_never_leak(first_deploy: tuple[str, list[Transition]], jarvis_c
         "LDAP bind password": world["ldap"]["bind_password"],
         "AWS secret key": world["ec2"]["secret_key"],
     }
+    cli = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "deploy", str(LOKI)],
+        capture_output=True,
+        env=jarvis_env,
+    )
+    assert cli.returncode == 0, cli.stderr
     places = [p for p in jarvis_config.home.rglob("*") if p.is_file() and "secrets" not in p.parts]
     assert any(p.name == "command" for p in places), "the runner's artifacts should be scanned"
     assert any(p.suffix == ".json" and "job_events" in p.parts for p in places)
-    for place in places:
-        data = place.read_bytes()
+    assert any(p.name == "jarvis.db" for p in places)
+    logs = list(Path(world["state_dir"]).rglob("*.log"))
+    assert logs, "the sandbox servers' logs should be scanned"
+    outputs = {"jarvis deploy stdout": cli.stdout, "jarvis deploy stderr": cli.stderr}
+    outputs.update({str(place): place.read_bytes() for place in places + logs})
+    for place, data in outputs.items():
         for what, secret in secrets.items():
             assert secret.encode() not in data, f"{what} found in {place}"
 
