@@ -181,11 +181,15 @@ def _fence_vpc_range() -> None:
     addresses would then go out of the default route, where this machine's gateway accepts any TCP
     connection, so a stopped host would seem to answer. Each bridge's /24 still wins over this /16.
     """
-    proc = subprocess.run(  # noqa: S603 - fixed argv
-        ["ip", "-4", "route", "add", "unreachable", VPC_CIDR], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0 and "File exists" not in proc.stderr:
-        print(f"[jarvis-sandbox] could not fence {VPC_CIDR}: {proc.stderr.strip()}", file=sys.stderr)
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed argv
+            ["ip", "-4", "route", "add", "unreachable", VPC_CIDR], capture_output=True, text=True, check=False
+        )
+        problem = "" if proc.returncode == 0 or "File exists" in proc.stderr else proc.stderr.strip()
+    except OSError as exc:
+        problem = str(exc)
+    if problem:
+        print(f"[jarvis-sandbox] could not fence {VPC_CIDR}: {problem}", file=sys.stderr)
 
 
 def _routed_networks() -> list[ipaddress.IPv4Network]:
@@ -414,7 +418,7 @@ class Reconciler:
         for candidate in (config.get("hostname"), config.get("fqdn"), tags.get("Name")):
             if isinstance(candidate, str) and _HOSTNAME.match(candidate):
                 return candidate
-        return "ip-" + instance["PrivateIpAddress"].replace(".", "-")
+        return "ip-" + str(instance["PrivateIpAddress"]).replace(".", "-")
 
     def _run(self, actions: list[_Action]) -> bool:
         """Run ACTIONS in parallel; log failures and hold each failed container off for a while."""

@@ -28,6 +28,7 @@ __all__ = [
     "configure",
     "ensure_image",
     "ensure_network",
+    "host_mac",
     "list_hosts",
     "network_subnets",
     "podman",
@@ -113,9 +114,7 @@ def podman(*args: str, check: bool = True, timeout: float = 120.0) -> subprocess
             ["podman", *args], capture_output=True, text=True, env=env, timeout=timeout
         )
     except FileNotFoundError as exc:
-        raise SandboxError(
-            "podman is not installed: apt-get install podman runc netavark aardvark-dns"
-        ) from exc
+        raise SandboxError("podman is missing: apt-get install podman runc netavark aardvark-dns") from exc
     except subprocess.TimeoutExpired as exc:
         raise SandboxError(f"podman {' '.join(args[:2])} took longer than {timeout:.0f}s") from exc
     if check and proc.returncode != 0:
@@ -180,7 +179,7 @@ def debian_mirror(sources: Path = _DEBIAN_SOURCES) -> str:
     """The machine's own Debian mirror (the only one reachable here), from its deb822 sources."""
     with contextlib.suppress(OSError):
         for stanza in re.split(r"\n\s*\n", sources.read_text()):
-            fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, flags=re.MULTILINE))
+            fields: dict[str, str] = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, flags=re.MULTILINE))
             if "bookworm" in fields.get("Suites", "").split() and fields.get("URIs"):
                 return fields["URIs"].split()[0]
     return _DEFAULT_MIRROR
@@ -271,6 +270,10 @@ def start_host(name: str, network: str, ip: str, authorized_keys: list[str], hos
         network,
         "--ip",
         ip,
+        # A fixed MAC, like an ENI's: with a fresh one per start, the machine's ARP cache would
+        # keep sending a restarted host's traffic to its old MAC for several seconds.
+        "--mac-address",
+        host_mac(ip),
         "--cap-add",
         "SYS_ADMIN",
         "--env",
@@ -279,6 +282,12 @@ def start_host(name: str, network: str, ip: str, authorized_keys: list[str], hos
         "jarvis-sandbox=host",
         IMAGE,
     )
+
+
+def host_mac(ip: str) -> str:
+    """A locally administered unicast MAC made from IP: stable across restarts, unique per address."""
+    octets = ipaddress.IPv4Address(ip).packed
+    return ":".join(f"{b:02x}" for b in (0x02, 0x4A, *octets))
 
 
 def stop_host(name: str) -> None:

@@ -20,6 +20,7 @@ try:
         NoRegionError,
         PartialCredentialsError,
     )
+    from botocore.parsers import ResponseParserError
 except ImportError:
     HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR = traceback.format_exc()
@@ -57,6 +58,8 @@ class Ec2:
     """An EC2 client whose every call fails with an Ec2Error naming what was attempted."""
 
     def __init__(self, region, endpoint_url=None, access_key=None, secret_key=None):
+        if not region:
+            raise Ec2Error("no AWS region: set region (or AWS_REGION / AWS_DEFAULT_REGION)")
         self.region = region
         self.endpoint_url = endpoint_url
         try:
@@ -101,6 +104,9 @@ class Ec2:
             raise Ec2Error(f"{what} failed: cannot connect to {where}") from None
         except BotoCoreError as exc:
             raise Ec2Error(f"{what} failed: {exc}") from None
+        except ResponseParserError:
+            where = self.endpoint_url or f"the EC2 endpoint of region {self.region}"
+            raise Ec2Error(f"{what} failed: {where} did not answer like EC2 (unparsable response)") from None
 
     def find(self, name):
         """The live instance tagged jarvis:host=NAME, or None; terminated ones do not count."""
@@ -151,9 +157,7 @@ class Ec2:
                 if last == target:
                     return instance
                 if last not in SETTLES_INTO and last != "pending":
-                    raise Ec2Error(
-                        f"instance {instance_id} became {last} while waiting for it to be {target}"
-                    )
+                    raise Ec2Error(f"instance {instance_id} became {last} while waiting for it to be {target}")
             if budget.remaining() <= 0:
                 raise Ec2Error(
                     f"instance {instance_id} is still {last}, not {target}, after wait_timeout "
@@ -338,9 +342,7 @@ class InstanceTask:
     def _power(self, instance_id, verb, current=None):
         """Start or stop INSTANCE_ID and, if asked to, wait until it is running or stopped."""
         target, doing, done = _POWER[verb]
-        self._act(
-            f"{done} instance {instance_id} of {self.name}", f"{verb} instance {instance_id} of {self.name}"
-        )
+        self._act(f"{done} instance {instance_id} of {self.name}", f"{verb} instance {instance_id} of {self.name}")
         if self.module.check_mode:
             return summary(current)
         self.ec2.call(f"{doing} instance {instance_id}", f"{verb}_instances", InstanceIds=[instance_id])
@@ -370,9 +372,11 @@ def run_ec2_instance(module):
     params = module.params
     task = None
     try:
-        ec2 = Ec2(
-            params["region"], params["endpoint_url"], params["aws_access_key"], params["aws_secret_key"]
+        # An empty environment variable counts as unset, so boto3's own lookup still applies.
+        region, endpoint_url, access_key, secret_key = (
+            params[key] or None for key in ("region", "endpoint_url", "aws_access_key", "aws_secret_key")
         )
+        ec2 = Ec2(region or boto3.session.Session().region_name, endpoint_url, access_key, secret_key)
         task = InstanceTask(module, ec2)
         result = task.run()
     except Ec2Error as exc:

@@ -181,14 +181,14 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: [launched instance i-0123456789abcdef0 (t3.micro, ami-0123456789abcdef0) for loki]
+  sample: ["launched instance i-0123456789abcdef0 (t3.micro, ami-0123456789abcdef0) for loki"]
 diff:
   description: The instance's state, image, type, subnet and tags before and after.
   returned: when diff mode is on
   type: dict
   contains:
     before:
-      description: Before the task; C({"state": "absent"}) when there was no instance.
+      description: 'Before the task; C({"state": "absent"}) when there was no instance.'
       type: dict
     after:
       description: After the task (expected, in check mode).
