@@ -214,6 +214,21 @@ def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddres
     access_key = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
     secret_key = secrets.token_urlsafe(30)
     ec2 = _client(endpoint_url, access_key, secret_key)
+    try:
+        return _create_resources(ec2, endpoint_url, access_key, secret_key, prefix, network, subnet)
+    finally:
+        ec2.close()  # else its pooled sockets are left to the garbage collector
+
+
+def _create_resources(
+    ec2: Any,
+    endpoint_url: str,
+    access_key: str,
+    secret_key: str,
+    prefix: str,
+    network: str,
+    subnet: ipaddress.IPv4Network,
+) -> Ec2Info:
     tags = [{"Key": "Name", "Value": f"jarvis-sandbox-{prefix}"}]
     vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])["Vpc"][
         "VpcId"

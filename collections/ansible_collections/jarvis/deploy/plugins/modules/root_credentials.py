@@ -79,7 +79,8 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create the root password of loki.websages.com, vault-encrypted in /var/lib/jarvis/secrets/loki.websages.com.yml"]
+  sample:
+    - create the root password of loki.websages.com, vault-encrypted in /var/lib/jarvis/secrets/loki.websages.com.yml
 """
 
 from ansible.module_utils.basic import AnsibleModule
