@@ -94,13 +94,16 @@ def test_dns_name_answers_ssh_with_matching_sshfp(
 
 def test_ldap_entry_is_written(first_deploy: tuple[str, list[Transition]], world: dict) -> None:
     ldap = world["ldap"]
-    with ldap3.Connection(ldap["uri"], ldap["bind_dn"], ldap["bind_password"], auto_bind=True) as conn:
+    conn = ldap3.Connection(ldap["uri"], ldap["bind_dn"], ldap["bind_password"], auto_bind=True)
+    try:  # not `with`: ldap3's context manager leaves an auto-bound connection open
         conn.search(ldap["hosts_dn"], "(cn=loki)", attributes=["*"])
         (entry,) = conn.entries
-        assert entry.jarvisFqdn.value == "loki.websages.com"
-        assert entry.jarvisProvider.value == "ec2"
-        assert entry.jarvisInstanceId.value.startswith("i-")
-        assert len(entry.jarvisSshHostKey.values) >= 1
+    finally:
+        conn.unbind()
+    assert entry.jarvisFqdn.value == "loki.websages.com"
+    assert entry.jarvisProvider.value == "ec2"
+    assert entry.jarvisInstanceId.value.startswith("i-")
+    assert len(entry.jarvisSshHostKey.values) >= 1
 
 
 def test_second_run_changes_nothing_and_reuses_the_instance(
@@ -214,3 +217,20 @@ def test_bad_designs_are_refused_before_anything_runs(
 def test_cli_config_comes_from_the_sandbox(jarvis_env: dict) -> None:
     config = load_config(jarvis_env["JARVIS_CONFIG"])
     assert config.credentials["dns"]["key_name"]
+
+
+def test_a_failing_stage_is_reported_with_its_reason(jarvis_config: Config, jarvis_env: dict, tmp_path: Path) -> None:
+    design = tmp_path / "njord.yml"
+    design.write_text(LOKI.read_text().replace("loki", "njord").replace("Debian 6", "ami-0123456789abcdef0"))
+    deployment_id, transitions = deploy(jarvis_config, design)
+    host = DeploymentStore(jarvis_config.store_path).deployment_hosts(deployment_id)[0]
+    assert (host.state, host.stage) == ("failed", "instance")
+    assert "InvalidAMIID" in (host.reason or "")
+    assert transitions[-1].state == "failed" and transitions[-1].stage == "instance"
+    states = {stage.stage: stage.state for stage in host.stages}
+    assert states["credentials"] == "changed" and states["dns"] == "not_run"
+    status = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "status", "njord"], capture_output=True, text=True, env=jarvis_env
+    )
+    assert status.returncode == 1
+    assert status.stdout.startswith("njord: failed at stage instance: ")
