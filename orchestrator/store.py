@@ -303,31 +303,28 @@ class DeploymentStore:
 
     def host_status(self, hostname: str, deployment_id: str | None = None) -> HostStatus | None:
         """The host in the given deployment, or in its latest real (not plan) deployment."""
-        query = (
-            "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
-            "WHERE h.hostname = ? "
-        )
         if deployment_id:
-            row = self._db.execute(query + "AND d.id = ?", (hostname, deployment_id)).fetchone()
+            hosts = self._select_hosts("h.hostname = ? AND d.id = ?", (hostname, deployment_id))
         else:
-            row = self._db.execute(
-                query + "AND d.kind != 'plan' ORDER BY d.created_at DESC LIMIT 1", (hostname,)
-            ).fetchone()
-        return None if row is None else self._host_status(row)
+            hosts = self._select_hosts(
+                "h.hostname = ? AND d.kind != 'plan'", (hostname,), order="d.created_at DESC LIMIT 1"
+            )
+        return hosts[0] if hosts else None
 
     def deployment_hosts(self, deployment_id: str) -> list[HostStatus]:
-        rows = self._db.execute(
-            "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
-            "WHERE d.id = ? ORDER BY h.rowid",
-            (deployment_id,),
-        ).fetchall()
-        return [self._host_status(row) for row in rows]
+        return self._select_hosts("d.id = ?", (deployment_id,))
 
     def active_hosts(self) -> list[HostStatus]:
         """Every host whose deployment is still pending or running."""
+        return self._select_hosts("d.state IN ('pending', 'running') AND d.kind != 'plan'", ())
+
+    def _select_hosts(
+        self, where: str, params: tuple[str, ...], order: str = "d.created_at, h.rowid"
+    ) -> list[HostStatus]:
         rows = self._db.execute(
             "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
-            "WHERE d.state IN ('pending', 'running') AND d.kind != 'plan' ORDER BY d.created_at, h.rowid"
+            f"WHERE {where} ORDER BY {order}",  # noqa: S608 - where/order are this class's constants
+            params,
         ).fetchall()
         return [self._host_status(row) for row in rows]
 

@@ -14,14 +14,8 @@ import yaml
 from ansible.errors import AnsibleError
 from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible.plugins.action import ActionBase
+from ansible_collections.jarvis.deploy.plugins.module_utils._root_credentials import ARGUMENT_SPEC
 
-ARGUMENT_SPEC = dict(
-    name=dict(type="str", required=True),
-    secrets_dir=dict(type="path", required=True),
-    vault_password_file=dict(type="path", required=True, no_log=False),
-    rotate=dict(type="bool", default=False),
-    length=dict(type="int", default=24, no_log=False),
-)
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,252}$")
 ALPHABET = string.ascii_letters + string.digits + "-_.,:+"
 

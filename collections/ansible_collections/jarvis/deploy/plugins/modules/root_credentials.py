@@ -84,19 +84,14 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.jarvis.deploy.plugins.module_utils._root_credentials import ARGUMENT_SPEC
 
 
 def main() -> None:
     # The work happens in the action plugin of the same name, on the controller, where the
     # vault lives; reaching this means the task ran somewhere the action plugin was bypassed.
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            secrets_dir=dict(type="path", required=True),
-            vault_password_file=dict(type="path", required=True, no_log=False),
-            rotate=dict(type="bool", default=False),
-            length=dict(type="int", default=24, no_log=False),
-        ),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     module.fail_json(msg="jarvis.deploy.root_credentials runs as an action plugin on the controller only")
