@@ -21,7 +21,6 @@ import re
 import secrets
 import signal
 import string
-import subprocess
 import sys
 import threading
 import time
@@ -44,7 +43,7 @@ __all__ = ["IMAGE_NAME", "REGION", "Ec2Info", "cloud_config", "main", "start", "
 
 REGION = "us-east-1"
 IMAGE_NAME = "jarvis-sandbox-debian-12"
-VPC_CIDR = "10.201.0.0/16"
+VPC_CIDR = hosts.SANDBOX_RANGE  # the moto VPC spans every sandbox host network
 _DAEMON = "ec2"
 _INFO_FILE = "ec2.json"
 _RECONCILE_EVERY = 0.2
@@ -106,11 +105,8 @@ def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
     state_dir.mkdir(parents=True, exist_ok=True)
     hosts.configure(state_dir)
     hosts.ensure_image(hosts.DEFAULT_CACHE_DIR)
-    _fence_vpc_range()
     network = f"{prefix}-net"
-    with hosts.network_lock():
-        subnet = _free_subnet()
-        hosts.ensure_network(network, str(subnet))
+    subnet = hosts.allocate_network(network)
     # Recorded before anything can fail, so stop() knows what to clean up.
     _write_private(state_dir / _INFO_FILE, json.dumps({"prefix": prefix, "network": network}))
 
@@ -161,52 +157,6 @@ def _running_info(state_dir: Path) -> Ec2Info | None:
     except SandboxError:
         return None
     return info
-
-
-def _free_subnet() -> ipaddress.IPv4Network:
-    """A /24 of 10.201.0.0/16 that no podman network and no route of this machine uses yet."""
-    taken = [*hosts.network_subnets(), *_routed_networks()]
-    for candidate in ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=24):
-        if candidate.network_address.packed[2] == 0:
-            continue
-        if not any(candidate.overlaps(other) for other in taken if other.version == 4):
-            return candidate  # type: ignore[return-value]
-    raise SandboxError(f"every /24 of {VPC_CIDR} is in use by a podman network: remove stale ones")
-
-
-def _fence_vpc_range() -> None:
-    """Make addresses of the sandbox range without a running host unreachable, as on a real VPC.
-
-    netavark removes a network's bridge (and its route) when no container is left on it; the
-    addresses would then go out of the default route, where this machine's gateway accepts any TCP
-    connection, so a stopped host would seem to answer. Each bridge's /24 still wins over this /16.
-    """
-    try:
-        proc = subprocess.run(  # noqa: S603 - fixed argv
-            ["ip", "-4", "route", "add", "unreachable", VPC_CIDR], capture_output=True, text=True, check=False
-        )
-        problem = "" if proc.returncode == 0 or "File exists" in proc.stderr else proc.stderr.strip()
-    except OSError as exc:
-        problem = str(exc)
-    if problem:
-        print(f"[jarvis-sandbox] could not fence {VPC_CIDR}: {problem}", file=sys.stderr)
-
-
-def _routed_networks() -> list[ipaddress.IPv4Network]:
-    """Networks this machine already routes (besides the default route), to keep clear of them."""
-    try:
-        out = subprocess.run(  # noqa: S603 - fixed argv
-            ["ip", "-4", "-json", "route"], capture_output=True, text=True, check=True
-        ).stdout
-        routes = json.loads(out)
-    except (OSError, subprocess.CalledProcessError, ValueError):
-        return []
-    networks = []
-    for route in routes:
-        with contextlib.suppress(ValueError, KeyError):
-            if route["dst"] != "default" and route.get("type", "unicast") == "unicast":
-                networks.append(ipaddress.IPv4Network(route["dst"], strict=False))
-    return networks
 
 
 def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddress.IPv4Network) -> Ec2Info:

@@ -25,7 +25,10 @@ from sandbox._process import SandboxError
 __all__ = [
     "DEFAULT_CACHE_DIR",
     "IMAGE",
+    "SANDBOX_RANGE",
+    "allocate_network",
     "configure",
+    "fence_sandbox_range",
     "ensure_image",
     "ensure_network",
     "host_mac",
@@ -41,6 +44,8 @@ __all__ = [
 ]
 
 IMAGE = "localhost/jarvis-host:bookworm"
+# Every sandbox host network is a /24 of this range; addresses outside a live network are fenced off.
+SANDBOX_RANGE = "10.201.0.0/16"
 DEFAULT_CACHE_DIR = Path("/var/cache/jarvis-sandbox")
 INIT_SCRIPT = "/usr/local/sbin/jarvis-host-init"
 KEYS_ENV = "JARVIS_AUTHORIZED_KEYS"
@@ -320,3 +325,70 @@ def list_hosts(prefix: str) -> dict[str, str]:
             if name.startswith(prefix):
                 hosts[name] = str(container.get("State", "unknown"))
     return hosts
+
+
+def allocate_network(name: str) -> ipaddress.IPv4Network:
+    """Create podman network NAME on a free /24 of the sandbox range (or keep it) and return its subnet."""
+    fence_sandbox_range()
+    with network_lock():
+        existing = _network_subnet(name)
+        if existing is not None:
+            return existing
+        subnet = _free_subnet()
+        ensure_network(name, str(subnet))
+        return subnet
+
+
+def _network_subnet(name: str) -> ipaddress.IPv4Network | None:
+    proc = podman("network", "inspect", name, check=False)
+    if proc.returncode != 0:
+        return None
+    with contextlib.suppress(ValueError, KeyError, IndexError):
+        return ipaddress.IPv4Network(json.loads(proc.stdout)[0]["subnets"][0]["subnet"])
+    return None
+
+
+def _free_subnet() -> ipaddress.IPv4Network:
+    """A /24 of 10.201.0.0/16 that no podman network and no route of this machine uses yet."""
+    taken = [*network_subnets(), *_routed_networks()]
+    for candidate in ipaddress.ip_network(SANDBOX_RANGE).subnets(new_prefix=24):
+        if candidate.network_address.packed[2] == 0:
+            continue
+        if not any(candidate.overlaps(other) for other in taken if other.version == 4):
+            return candidate  # type: ignore[return-value]
+    raise SandboxError(f"every /24 of {SANDBOX_RANGE} is in use by a podman network: remove stale ones")
+
+
+def fence_sandbox_range() -> None:
+    """Make addresses of the sandbox range without a running host unreachable, as on a real VPC.
+
+    netavark removes a network's bridge (and its route) when no container is left on it; the
+    addresses would then go out of the default route, where this machine's gateway accepts any TCP
+    connection, so a stopped host would seem to answer. Each bridge's /24 still wins over this /16.
+    """
+    try:
+        proc = subprocess.run(  # noqa: S603 - fixed argv
+            ["ip", "-4", "route", "add", "unreachable", SANDBOX_RANGE], capture_output=True, text=True, check=False
+        )
+        problem = "" if proc.returncode == 0 or "File exists" in proc.stderr else proc.stderr.strip()
+    except OSError as exc:
+        problem = str(exc)
+    if problem:
+        print(f"[jarvis-sandbox] could not fence {SANDBOX_RANGE}: {problem}", file=sys.stderr)
+
+
+def _routed_networks() -> list[ipaddress.IPv4Network]:
+    """Networks this machine already routes (besides the default route), to keep clear of them."""
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv
+            ["ip", "-4", "-json", "route"], capture_output=True, text=True, check=True
+        ).stdout
+        routes = json.loads(out)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return []
+    networks = []
+    for route in routes:
+        with contextlib.suppress(ValueError, KeyError):
+            if route["dst"] != "default" and route.get("type", "unicast") == "unicast":
+                networks.append(ipaddress.IPv4Network(route["dst"], strict=False))
+    return networks
