@@ -38,9 +38,33 @@ CREDENTIAL_ENV: dict[str, dict[str, str]] = {
         "bind_password": "JARVIS_LDAP_BIND_PASSWORD",
         "hosts_dn": "JARVIS_LDAP_HOSTS_DN",
     },
+    "linode": {"token": "LINODE_API_TOKEN", "api_url": "LINODE_API_URL"},
+    "vsphere": {
+        "host": "VMWARE_HOST",
+        "port": "VMWARE_PORT",
+        "username": "VMWARE_USER",
+        "password": "VMWARE_PASSWORD",
+        "validate_certs": "VMWARE_VALIDATE_CERTS",
+    },
 }
-SECRET_KEYS = {("aws", "secret_key"), ("dns", "key_secret"), ("ldap", "bind_password")}
-TOP_KEYS = {"home", "vault_password_file", "authorized_keys", "address", "ec2", "mappings", "credentials"}
+SECRET_KEYS = {
+    ("aws", "secret_key"),
+    ("dns", "key_secret"),
+    ("ldap", "bind_password"),
+    ("linode", "token"),
+    ("vsphere", "password"),
+}
+TOP_KEYS = {
+    "home",
+    "vault_password_file",
+    "authorized_keys",
+    "address",
+    "ec2",
+    "linode",
+    "vsphere",
+    "mappings",
+    "credentials",
+}
 
 
 def default_home() -> Path:
@@ -59,6 +83,8 @@ class Config:
     authorized_keys: list[str] = field(default_factory=list)
     address: str = "private"
     ec2: dict[str, Any] = field(default_factory=dict)
+    linode: dict[str, Any] = field(default_factory=dict)
+    vsphere: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     path: Path | None = None
@@ -85,6 +111,8 @@ class Config:
         return {
             "jarvis_address": self.address,
             "jarvis_ec2": self.ec2,
+            "jarvis_linode": self.linode,
+            "jarvis_vsphere": self.vsphere,
             "jarvis_authorized_keys": self.authorized_keys,
             "jarvis_secrets_dir": str(self.secrets_dir),
             "jarvis_vault_password_file": str(self.vault_password_file or ""),
@@ -128,6 +156,8 @@ def load_config(explicit: str | None = None) -> Config:
         authorized_keys=list(raw.get("authorized_keys") or []),
         address=str(raw.get("address", "private")),
         ec2=dict(raw.get("ec2") or {}),
+        linode=dict(raw.get("linode") or {}),
+        vsphere=dict(raw.get("vsphere") or {}),
         mappings=dict(raw.get("mappings") or {}),
         credentials=credentials,
         path=path,

@@ -66,3 +66,13 @@ def test_names_cannot_escape_the_secrets_dir(tmp_path: Path) -> None:
     failed = run_module("root_credentials", args)
     assert failed["failed"] is True and "host name" in failed["msg"]
     assert not (tmp_path / "s").exists()
+
+
+def test_a_returned_password_is_hidden_from_output(tmp_path: Path) -> None:
+    password_file = tmp_path / "vault-password"
+    password_file.write_text(VAULT_PASSWORD)
+    args = {"name": "vidar.websages.com", "secrets_dir": str(tmp_path), "vault_password_file": str(password_file)}
+    result = run_module("root_credentials", {**args, "return_password": True})
+    password = stored(tmp_path / "vidar.websages.com.yml")["root_password"]
+    assert "password" not in result or result["password"] != password
+    assert password not in result["_stdout"]

@@ -129,3 +129,15 @@ def test_mount_fields_cannot_smuggle_fstab_columns() -> None:
     text += "  - hostname: a\n    fqdn: a.example.com\n"
     text += "    mounts: [{src: tmpfs, path: /x, fstype: tmpfs, opts: 'a b'}]\n"
     assert refusal(text).path == "instances[0].mounts[0].opts"
+
+
+def test_vsphere_sizes_are_cpus_by_memory() -> None:
+    design = SEED.replace("Linode", "VMware").replace("Debian 6", "debian-12-template").replace("Atlanta", "DC0")
+    (host,) = parse_design(design, "t").hosts
+    assert (host["provider"], host["image"], host["region"], host["size"]) == (
+        "vsphere",
+        "debian-12-template",
+        "DC0",
+        "1x512",
+    )
+    assert refusal(design.replace("size: 512", "size: 3")).path == "instance.size"

@@ -40,16 +40,24 @@ class ActionModule(ActionBase):
                 with open(path, "rb") as handle:
                     stored = yaml.safe_load(vault.decrypt(handle.read()))
                 result["password_hash"] = stored["root_password_hash"]
+                if args["return_password"]:
+                    result["password"] = stored["root_password"]
+                    result["_ansible_no_log"] = True
                 return result
             verb = "rotate" if os.path.exists(path) else "create"
             result.update(changed=True, actions=[f"{verb} the root password of {name}, vault-encrypted in {path}"])
             if self._task.check_mode:
+                if args["return_password"]:
+                    result["password"] = ""
                 return result
             password = "".join(secrets.choice(ALPHABET) for dummy in range(args["length"]))
             password_hash = _sha512_crypt(password)
             document = yaml.safe_dump({"root_password": password, "root_password_hash": password_hash})
             _write_private(path, vault.encrypt(document))
             result["password_hash"] = password_hash
+            if args["return_password"]:
+                result["password"] = password
+                result["_ansible_no_log"] = True
         except (OSError, AnsibleError, KeyError, TypeError, subprocess.CalledProcessError) as exc:
             # The message names the file and the kind of failure, never the secret.
             result.update(failed=True, msg=f"cannot keep the root password in {path}: {type(exc).__name__}")

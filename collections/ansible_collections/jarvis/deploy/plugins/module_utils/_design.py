@@ -70,7 +70,12 @@ DEFAULT_MAPPINGS: dict[str, dict[str, dict[str, str]]] = {
             "8192": "g6-standard-4",
         },
     },
-    "vsphere": {"images": {}, "regions": {}, "sizes": {}},
+    # vSphere: images are templates, regions datacenters, sizes "<cpus>x<memory MB>".
+    "vsphere": {
+        "images": {},
+        "regions": {},
+        "sizes": {"512": "1x512", "1024": "1x1024", "2048": "2x2048", "4096": "2x4096", "8192": "4x8192"},
+    },
 }
 
 # What a provider's API accepts verbatim, so a design may name it directly.
@@ -88,7 +93,7 @@ RAW_IDS = {
     "vsphere": {
         "images": re.compile(r"^[A-Za-z0-9._/ -]{1,80}$"),
         "regions": re.compile(r"^[A-Za-z0-9._/ -]{1,80}$"),
-        "sizes": re.compile(r"^[A-Za-z0-9._-]{1,40}$"),
+        "sizes": re.compile(r"^\d{1,3}x\d{3,7}$"),
     },
 }
 

@@ -11,8 +11,8 @@ author: jarvis developers (@jarvis)
 description:
   - Generates a random root password for a host and stores it, encrypted with Ansible Vault, in
     O(secrets_dir)/O(name).yml (mode 0600, directory 0700), together with its SHA-512 crypt hash.
-  - The clear password is never returned, printed or logged; only the hash (for cloud-init or
-    M(ansible.builtin.user)) and the file's path are returned.
+  - The clear password is not returned, printed or logged; only the hash (for cloud-init or
+    M(ansible.builtin.user)) and the file's path are, unless O(return_password=true).
   - An existing file is kept, so a second run reports no change, unless O(rotate=true).
   - Runs on the controller as an action plugin; read it back with C(ansible-vault view).
 extends_documentation_fragment:
@@ -48,6 +48,12 @@ options:
     description: Length of the generated password, in characters.
     type: int
     default: 24
+  return_password:
+    description:
+      - Also return the clear password as RV(password), for a provider API that sets it itself (Linode's
+        C(root_pass)). The result is then marked C(no_log), so output and logs show it censored.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -74,6 +80,11 @@ password_hash:
   returned: always
   type: str
   sample: $6$Yy3...$6Q...
+password:
+  description: The clear root password; only with O(return_password=true), and empty in check mode.
+  returned: when O(return_password=true)
+  type: str
+  sample: "********"
 actions:
   description: What was done, or would be done in check mode.
   returned: always
