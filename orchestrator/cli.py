@@ -12,6 +12,7 @@ from pathlib import Path
 from orchestrator.config import default_home, load_config
 from orchestrator.design import load_design_file
 from orchestrator.errors import DeploymentError, JarvisError
+from orchestrator.render import static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
 from orchestrator.runner import DeploymentRunner
 from orchestrator.store import DeploymentStore
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("host", nargs="?")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_status)
+
+    playbook = commands.add_parser(
+        "playbook", help="print the static playbooks/deploy.yml (for plain ansible-playbook)"
+    )
+    playbook.set_defaults(func=lambda args: sys.stdout.write(static_playbook_text()) and 0)
 
     sandbox = commands.add_parser("sandbox", help="the built-in local world: slapd, named, EC2 and real hosts")
     sandbox.add_argument("action", choices=["up", "down", "status"])
@@ -109,6 +115,11 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print("\n".join(status_text(host) for host in hosts))
     return 0 if not args.host or hosts[0].state != "failed" else 1
+
+
+def _playbook(args: argparse.Namespace) -> int:
+    sys.stdout.write(static_playbook_text())
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ class JarvisError(Exception):
     """Base of every error jarvis reports to a person."""
 
 
-class DesignError(JarvisError, design_rules.DesignError):
+class DesignError(JarvisError, design_rules.DesignError):  # type: ignore[misc]  # collection code is untyped
     """A design that cannot be deployed; ``path`` names the key at fault."""
 
 

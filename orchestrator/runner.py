@@ -134,14 +134,13 @@ class DeploymentRunner:
                 cmdline=cmdline,
                 envvars=self._envvars(),
                 forks=max(1, min(len(design.hosts), 50)),
-                event_handler=lambda event: events.put(event) or True,
+                event_handler=_enqueue(events),
                 status_handler=lambda data, runner_config=None: None,
                 cancel_callback=running._cancel.is_set,
                 quiet=True,
                 suppress_env_files=True,
             )
-            thread_done = threading.Thread(target=lambda: (thread.join(), events.put(_DONE)), daemon=True)
-            thread_done.start()
+            threading.Thread(target=_join_then_mark_done, args=(thread, events), daemon=True).start()
             while (event := events.get()) is not _DONE:
                 tracker.handle(event)
             status = runner.status
@@ -175,6 +174,21 @@ class DeploymentRunner:
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
         }
+
+
+def _enqueue(events: queue.Queue[Any]) -> Any:
+    """An event handler that only queues: it runs on the runner's thread, which must not wait on us."""
+
+    def handle(event: dict[str, Any]) -> bool:
+        events.put(event)
+        return True  # and let ansible-runner write the event to its artifacts
+
+    return handle
+
+
+def _join_then_mark_done(thread: threading.Thread, events: queue.Queue[Any]) -> None:
+    thread.join()
+    events.put(_DONE)
 
 
 def _deployment_state(runner_status: str, deployment_id: str, store: DeploymentStore) -> str:

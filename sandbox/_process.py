@@ -7,7 +7,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+import warnings
 from pathlib import Path
 
 # The daemons this process started: kept so Python does not warn about (or reap) them early.
@@ -52,6 +54,30 @@ def start_daemon(name: str, argv: list[str], run_dir: Path, env: dict[str, str] 
     _CHILDREN[proc.pid] = proc
     (run_dir / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
+
+
+def start_python_daemon(
+    name: str, module: str, args: list[str], run_dir: Path, env: dict[str, str] | None = None
+) -> int:
+    """Run ``python -m MODULE ARGS`` of this repo as the daemon NAME (see start_daemon)."""
+    repo = str(Path(__file__).resolve().parents[1])
+    pythonpath = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
+    with warnings.catch_warnings():
+        # start_daemon lets go of a Popen whose daemon runs on by design; that is no leak to warn about.
+        warnings.simplefilter("ignore", ResourceWarning)
+        return start_daemon(
+            name, [sys.executable, "-m", module, *args], run_dir, {**(env or {}), "PYTHONPATH": pythonpath}
+        )
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace PATH atomically with TEXT, readable by its owner only (it may hold a secret)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    tmp.replace(path)
 
 
 def daemon_running(name: str, run_dir: Path) -> bool:

@@ -12,21 +12,18 @@ import argparse
 import base64
 import binascii
 import contextlib
+import functools
 import gzip
 import ipaddress
 import json
 import logging
 import os
-import re
 import secrets
 import signal
 import string
 import sys
 import threading
-import time
-import warnings
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +34,15 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sandbox import hosts
-from sandbox._process import SandboxError, daemon_running, free_port, start_daemon, stop_daemon, wait_for_port
+from sandbox._process import (
+    SandboxError,
+    daemon_running,
+    free_port,
+    start_python_daemon,
+    stop_daemon,
+    wait_for_port,
+    write_private,
+)
 
 __all__ = ["IMAGE_NAME", "REGION", "Ec2Info", "cloud_config", "main", "start", "stop"]
 
@@ -47,13 +52,8 @@ VPC_CIDR = hosts.SANDBOX_RANGE  # the moto VPC spans every sandbox host network
 _DAEMON = "ec2"
 _INFO_FILE = "ec2.json"
 _RECONCILE_EVERY = 0.2
-_RECHECK_PODMAN_EVERY = 5.0
-_RETRY_FAILED_AFTER = 5.0
 # Moto's EC2 rejects unknown AMIs and instance types only with these set, as AWS always does.
 _MOTO_ENV = {"MOTO_ENABLE_AMI_VALIDATION": "true", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"}
-_HOSTNAME = re.compile(
-    r"^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
-)
 
 log = logging.getLogger("sandbox.ec2")
 
@@ -108,24 +108,19 @@ def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
     network = f"{prefix}-net"
     subnet = hosts.allocate_network(network)
     # Recorded before anything can fail, so stop() knows what to clean up.
-    _write_private(state_dir / _INFO_FILE, json.dumps({"prefix": prefix, "network": network}))
+    write_private(state_dir / _INFO_FILE, json.dumps({"prefix": prefix, "network": network}))
 
     port = free_port()
-    argv = [sys.executable, "-m", "sandbox.ec2", "--port", str(port), "--state-dir", str(state_dir)]
-    argv += ["--network", network, "--subnet", str(subnet), "--prefix", prefix]
-    repo = str(Path(__file__).resolve().parents[1])
-    pythonpath = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)
-    with warnings.catch_warnings():
-        # start_daemon lets go of a Popen whose daemon runs on by design; that is no leak to warn about.
-        warnings.simplefilter("ignore", ResourceWarning)
-        start_daemon(_DAEMON, argv, state_dir, env={**_MOTO_ENV, "PYTHONPATH": pythonpath})
+    args = ["--port", str(port), "--state-dir", str(state_dir)]
+    args += ["--network", network, "--subnet", str(subnet), "--prefix", prefix]
+    start_python_daemon(_DAEMON, "sandbox.ec2", args, state_dir, env=_MOTO_ENV)
     try:
         wait_for_port(port, timeout, log=state_dir / f"{_DAEMON}.log")
         info = _create_world(f"http://127.0.0.1:{port}", prefix, network, subnet)
     except (SandboxError, ClientError, BotoCoreError) as exc:
         stop(state_dir)
         raise SandboxError(f"the sandbox EC2 did not come up: {exc}") from exc
-    _write_private(state_dir / _INFO_FILE, json.dumps(asdict(info)))
+    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info)))
     return info
 
 
@@ -230,13 +225,6 @@ def _client(endpoint_url: str, access_key: str, secret_key: str) -> Any:
     )
 
 
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.touch(mode=0o600)
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def _container_name(prefix: str, instance_id: str) -> str:
     return f"{prefix}-{instance_id}"
 
@@ -259,98 +247,33 @@ def cloud_config(user_data: bytes) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-@dataclass(frozen=True)
-class _Wanted:
-    """What one instance asks of its container."""
-
-    instance: dict[str, Any]
-    power: str  # "running" or "stopped"
-
-
-@dataclass(frozen=True)
-class _Action:
-    """One podman step for one container; DONE is what the log says afterwards ("" if it logs itself)."""
-
-    container: str
-    done: str
-    func: Callable[..., None]
-    args: tuple[Any, ...]
-
-    def __str__(self) -> str:
-        return f"{self.func.__name__} of {self.container}"
-
-
-class Reconciler:
+class Reconciler(hosts.HostReconciler):
     """Makes the podman containers PREFIX-<instance id> follow moto's instances, one pass at a time."""
 
+    errors = (SandboxError, ClientError, BotoCoreError)
+
     def __init__(self, ec2: Any, network: str, subnet: str, prefix: str) -> None:
+        super().__init__(subnet, prefix)
         self._ec2 = ec2
         self._network = network
-        self._subnet = ipaddress.ip_network(subnet)
-        self._reserved = {self._subnet.network_address + i for i in range(4)} | {self._subnet.broadcast_address}
-        self._prefix = prefix
-        self._applied: dict[str, str] | None = None
-        self._checked_at = 0.0
-        self._retry_at: dict[str, float] = {}
-        self._warned: set[str] = set()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reconcile")
 
-    def once(self) -> None:
-        """One pass: ask moto, and touch podman only if something changed (or every few seconds)."""
-        wanted = self._wanted()
-        powers = {name: w.power for name, w in wanted.items()}
-        now = time.monotonic()
-        if powers == self._applied and now - self._checked_at < _RECHECK_PODMAN_EVERY:
-            return
-        actual = hosts.list_hosts(f"{self._prefix}-")
-        self._checked_at = now
-        removals = [_Action(name, "removed", hosts.remove_host, (name,)) for name in actual if name not in wanted]
-        changes = []
-        for name, want in wanted.items():
-            have = actual.get(name)
-            if want.power == "running" and have is None:
-                changes.append(_Action(name, "", self._create, (name, want.instance)))
-            elif want.power == "running" and have != "running":
-                changes.append(_Action(name, "started", hosts.start_stopped_host, (name,)))
-            elif want.power == "stopped" and have == "running":
-                changes.append(_Action(name, "stopped", hosts.stop_host, (name,)))
-        # Removals first: a terminated instance's private IP may already belong to a new one.
-        ok = self._run(removals) and self._run(changes)
-        self._applied = powers if ok else None
-
-    def _wanted(self) -> dict[str, _Wanted]:
+    def wanted(self) -> dict[str, hosts.WantedHost]:
         wanted = {}
         for instance in self._instances():
             state = instance["State"]["Name"]
             if state in ("shutting-down", "terminated"):
                 continue
-            ip = instance.get("PrivateIpAddress")
-            if not self._usable(instance["InstanceId"], ip):
+            if not self.usable_ip(instance["InstanceId"], instance.get("PrivateIpAddress")):
                 continue
+            name = _container_name(self.prefix, instance["InstanceId"])
             power = "running" if state in ("pending", "running") else "stopped"
-            wanted[_container_name(self._prefix, instance["InstanceId"])] = _Wanted(instance, power)
+            wanted[name] = hosts.WantedHost(power, functools.partial(self._create, name, instance))
         return wanted
 
     def _instances(self) -> Iterable[dict[str, Any]]:
         for page in self._ec2.get_paginator("describe_instances").paginate():
             for reservation in page["Reservations"]:
                 yield from reservation["Instances"]
-
-    def _usable(self, instance_id: str, ip: str | None) -> bool:
-        """Whether IP is one a host can have on our network; say once per instance why not."""
-        reason = None
-        if ip is None:
-            reason = "has no private IP"
-        elif ipaddress.ip_address(ip) not in self._subnet:
-            reason = f"has private IP {ip}, outside the sandbox subnet {self._subnet}: launch it there"
-        elif ipaddress.ip_address(ip) in self._reserved:
-            reason = f"has private IP {ip}, which AWS reserves (and podman's gateway uses .1)"
-        if reason is None:
-            return True
-        if instance_id not in self._warned:
-            self._warned.add(instance_id)
-            log.warning("instance %s %s; no host started for it", instance_id, reason)
-        return False
 
     def _create(self, name: str, instance: dict[str, Any]) -> None:
         instance_id = instance["InstanceId"]
@@ -381,28 +304,9 @@ class Reconciler:
         """cloud-config's hostname as cloud-init would set it, else the Name tag, else EC2's ip-a-b-c-d."""
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
         for candidate in (config.get("hostname"), config.get("fqdn"), tags.get("Name")):
-            if isinstance(candidate, str) and _HOSTNAME.match(candidate):
-                return candidate
+            if hosts.valid_hostname(candidate):
+                return str(candidate)
         return "ip-" + str(instance["PrivateIpAddress"]).replace(".", "-")
-
-    def _run(self, actions: list[_Action]) -> bool:
-        """Run ACTIONS in parallel; log failures and hold each failed container off for a while."""
-        now = time.monotonic()
-        due = [a for a in actions if self._retry_at.get(a.container, 0.0) <= now]
-        results = list(self._pool.map(self._attempt, due))
-        return all(results) and len(due) == len(actions)
-
-    def _attempt(self, action: _Action) -> bool:
-        try:
-            action.func(*action.args)
-        except (SandboxError, ClientError, BotoCoreError) as exc:
-            log.error("%s failed, retrying in %.0fs: %s", action, _RETRY_FAILED_AFTER, exc)
-            self._retry_at[action.container] = time.monotonic() + _RETRY_FAILED_AFTER
-            return False
-        self._retry_at.pop(action.container, None)
-        if action.done:
-            log.info("%s %s", action.done, action.container)
-        return True
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import ipaddress
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,8 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sandbox._process import SandboxError
 
@@ -26,9 +30,12 @@ __all__ = [
     "DEFAULT_CACHE_DIR",
     "IMAGE",
     "SANDBOX_RANGE",
+    "HostReconciler",
+    "WantedHost",
     "allocate_network",
     "configure",
     "fence_sandbox_range",
+    "file_lock",
     "ensure_image",
     "ensure_network",
     "host_mac",
@@ -41,6 +48,7 @@ __all__ = [
     "start_host",
     "start_stopped_host",
     "stop_host",
+    "valid_hostname",
 ]
 
 IMAGE = "localhost/jarvis-host:bookworm"
@@ -135,7 +143,7 @@ def ensure_image(cache_dir: Path = DEFAULT_CACHE_DIR) -> str:
     if _image_exists():
         return IMAGE
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(cache_dir / "image.lock"):
+    with file_lock(cache_dir / "image.lock"):
         if _image_exists():  # another process built it while we waited for the lock
             return IMAGE
         _build_image(cache_dir)
@@ -213,7 +221,7 @@ def _progress(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on PATH: one builder (or network picker) at a time across processes."""
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -254,7 +262,7 @@ def network_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 def network_lock(cache_dir: Path = DEFAULT_CACHE_DIR) -> Iterator[None]:
     """Serialise choosing and creating networks between sandboxes started side by side."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(cache_dir / "networks.lock"):
+    with file_lock(cache_dir / "networks.lock"):
         yield
 
 
@@ -392,3 +400,124 @@ def _routed_networks() -> list[ipaddress.IPv4Network]:
             if route["dst"] != "default" and route.get("type", "unicast") == "unicast":
                 networks.append(ipaddress.IPv4Network(route["dst"], strict=False))
     return networks
+
+
+# --- following a cloud's instances -----------------------------------------------------------------
+
+_RECHECK_PODMAN_EVERY = 5.0
+_RETRY_FAILED_AFTER = 5.0
+_HOSTNAME = re.compile(
+    r"^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+
+_log = logging.getLogger("sandbox.hosts")
+
+
+def valid_hostname(name: object) -> bool:
+    """Whether NAME can be a host's hostname (RFC 1123 labels, at most 64 characters in all)."""
+    return isinstance(name, str) and bool(_HOSTNAME.match(name))
+
+
+@dataclass(frozen=True)
+class WantedHost:
+    """What one instance of a cloud asks of the container that plays it."""
+
+    power: str  # "running" or "stopped"
+    create: Callable[[], None]  # starts the container the first time it is to run
+
+
+@dataclass(frozen=True)
+class _Action:
+    """One podman step for one container; DONE is what the log says afterwards ("" if it logs itself)."""
+
+    container: str
+    done: str
+    func: Callable[..., None]
+    args: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return f"{getattr(self.func, '__name__', 'creation')} of {self.container}"
+
+
+class HostReconciler:
+    """Makes the podman containers PREFIX-* follow a cloud's instances, one pass at a time.
+
+    A cloud's reconciler says in ``wanted()`` which containers should exist and whether they run;
+    ``once()`` compares that with podman and creates, starts, stops or removes containers.
+    """
+
+    # What a failed step may raise besides SandboxError: the cloud API's own errors.
+    errors: tuple[type[Exception], ...] = (SandboxError,)
+
+    def __init__(self, subnet: str, prefix: str) -> None:
+        self.subnet = ipaddress.ip_network(subnet)
+        # .1 is podman's gateway; .2 and .3 stay reserved as in an AWS subnet.
+        self._reserved = {self.subnet.network_address + i for i in range(4)} | {self.subnet.broadcast_address}
+        self.prefix = prefix
+        self._applied: dict[str, str] | None = None
+        self._checked_at = 0.0
+        self._retry_at: dict[str, float] = {}
+        self._warned: set[str] = set()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reconcile")
+
+    def wanted(self) -> dict[str, WantedHost]:
+        """The containers that should exist now, by name, each running or stopped."""
+        raise NotImplementedError
+
+    def once(self) -> None:
+        """One pass: ask the cloud, and touch podman only if something changed (or every few seconds)."""
+        wanted = self.wanted()
+        powers = {name: w.power for name, w in wanted.items()}
+        now = time.monotonic()
+        if powers == self._applied and now - self._checked_at < _RECHECK_PODMAN_EVERY:
+            return
+        actual = list_hosts(f"{self.prefix}-")
+        self._checked_at = now
+        removals = [_Action(name, "removed", remove_host, (name,)) for name in actual if name not in wanted]
+        changes = []
+        for name, want in wanted.items():
+            have = actual.get(name)
+            if want.power == "running" and have is None:
+                changes.append(_Action(name, "", want.create, ()))
+            elif want.power == "running" and have != "running":
+                changes.append(_Action(name, "started", start_stopped_host, (name,)))
+            elif want.power == "stopped" and have == "running":
+                changes.append(_Action(name, "stopped", stop_host, (name,)))
+        # Removals first: a deleted instance's IP may already belong to a new one.
+        ok = self._run(removals) and self._run(changes)
+        self._applied = powers if ok else None
+
+    def usable_ip(self, instance_id: str, ip: str | None) -> bool:
+        """Whether IP is one a host can have on the sandbox network; say once per instance why not."""
+        reason = None
+        if ip is None:
+            reason = "has no IP address"
+        elif ipaddress.ip_address(ip) not in self.subnet:
+            reason = f"has IP {ip}, outside the sandbox subnet {self.subnet}: put it there"
+        elif ipaddress.ip_address(ip) in self._reserved:
+            reason = f"has IP {ip}, which is reserved (podman's gateway is .1; .2 and .3 are kept free)"
+        if reason is None:
+            return True
+        if instance_id not in self._warned:
+            self._warned.add(instance_id)
+            _log.warning("instance %s %s; no host started for it", instance_id, reason)
+        return False
+
+    def _run(self, actions: list[_Action]) -> bool:
+        """Run ACTIONS in parallel; log failures and hold each failed container off for a while."""
+        now = time.monotonic()
+        due = [a for a in actions if self._retry_at.get(a.container, 0.0) <= now]
+        results = list(self._pool.map(self._attempt, due))
+        return all(results) and len(due) == len(actions)
+
+    def _attempt(self, action: _Action) -> bool:
+        try:
+            action.func(*action.args)
+        except self.errors as exc:
+            _log.error("%s failed, retrying in %.0fs: %s", action, _RETRY_FAILED_AFTER, exc)
+            self._retry_at[action.container] = time.monotonic() + _RETRY_FAILED_AFTER
+            return False
+        self._retry_at.pop(action.container, None)
+        if action.done:
+            _log.info("%s %s", action.done, action.container)
+        return True

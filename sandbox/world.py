@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from sandbox import ec2, named, slapd
+from sandbox import ec2, linode, named, slapd, vsphere
 
-SERVERS = ("ldap", "dns", "ec2")
+SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere")
 
 
 def prefix_for(state_dir: Path) -> str:
@@ -34,7 +34,10 @@ def up(state_dir: Path) -> dict[str, Any]:
     os.chmod(state_dir, 0o700)
     ldap_info = slapd.start(state_dir / "ldap")
     dns_info = named.start(state_dir / "dns")
-    ec2_info = ec2.start(state_dir / "ec2", prefix_for(state_dir))
+    prefix = prefix_for(state_dir)
+    ec2_info = ec2.start(state_dir / "ec2", prefix)
+    linode_info = linode.start(state_dir / "linode", prefix + "l")
+    vsphere_info = vsphere.start(state_dir / "vsphere", prefix + "v")
     deploy_key = _deploy_key(state_dir)
     vault_password = state_dir / "vault-password"
     if not vault_password.exists():
@@ -44,14 +47,17 @@ def up(state_dir: Path) -> dict[str, Any]:
         "authorized_keys": [deploy_key.with_suffix(".pub").read_text().strip()],
         "address": "private",
         "ec2": {"subnet_id": ec2_info.subnet_id, "security_group_ids": [ec2_info.security_group_id]},
+        "vsphere": {
+            "cluster": vsphere_info.cluster,
+            "datastore": vsphere_info.datastore,
+            "network": vsphere_info.network,
+        },
         "mappings": {
-            "ec2": {
-                "images": {
-                    "debian 6": ec2_info.image_id,
-                    "debian 12": ec2_info.image_id,
-                    "debian-12": ec2_info.image_id,
-                }
-            }
+            "ec2": {"images": dict.fromkeys(("debian 6", "debian 12", "debian-12"), ec2_info.image_id)},
+            "vsphere": {
+                "images": dict.fromkeys(("debian 6", "debian 12", "debian-12"), vsphere_info.template),
+                "regions": {"atlanta": vsphere_info.datacenter},
+            },
         },
         "credentials": {
             "aws": {
@@ -66,6 +72,14 @@ def up(state_dir: Path) -> dict[str, Any]:
                 "key_name": dns_info.tsig_key_name,
                 "key_secret": dns_info.tsig_secret,
                 "key_algorithm": dns_info.tsig_algorithm,
+            },
+            "linode": {"token": linode_info.token, "api_url": linode_info.base_url},
+            "vsphere": {
+                "host": vsphere_info.host,
+                "port": str(vsphere_info.port),
+                "username": vsphere_info.username,
+                "password": vsphere_info.password,
+                "validate_certs": "false",
             },
             "ldap": {
                 "uri": ldap_info.uri,
@@ -83,6 +97,8 @@ def up(state_dir: Path) -> dict[str, Any]:
         "ldap": asdict(ldap_info),
         "dns": asdict(dns_info),
         "ec2": asdict(ec2_info),
+        "linode": asdict(linode_info),
+        "vsphere": asdict(vsphere_info),
     }
     _write_private(state_dir / "sandbox.json", json.dumps(description, indent=2))
     return description
@@ -90,6 +106,8 @@ def up(state_dir: Path) -> dict[str, Any]:
 
 def down(state_dir: Path) -> None:
     """Stop every server and remove the sandbox's hosts; data dirs stay for a later ``up``."""
+    vsphere.stop(state_dir / "vsphere")
+    linode.stop(state_dir / "linode")
     ec2.stop(state_dir / "ec2")
     named.stop(state_dir / "dns")
     slapd.stop(state_dir / "ldap")
@@ -104,7 +122,7 @@ def status(state_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {"state_dir": str(state_dir), "up": False}
     for server in SERVERS:
-        for key in ("bind_password", "tsig_secret", "secret_key"):
+        for key in ("bind_password", "tsig_secret", "secret_key", "token", "password"):
             description[server].pop(key, None)
     return {"up": True, **description}
 

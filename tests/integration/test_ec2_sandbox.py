@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -13,29 +11,15 @@ import pytest
 
 from sandbox import ec2, hosts
 from tests.support.ansible import run_module
+from tests.support.ssh import make_key, ssh, ssh_banner, wait_ssh_gone
 
 pytestmark = pytest.mark.integration
-
-SSH_OPTIONS = [
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "ConnectTimeout=5",
-    "-o",
-    "LogLevel=ERROR",
-]
 
 
 @pytest.fixture(scope="module")
 def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh ed25519 key pair whose public half goes into the instances' cloud-config."""
-    key = tmp_path_factory.mktemp("ec2-key") / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "jarvis-test", "-f", str(key)], check=True)
-    return key
+    return make_key(tmp_path_factory.mktemp("ec2-key"))
 
 
 def launch_args(info: ec2.Ec2Info, name: str, key: Path, **extra: Any) -> dict[str, Any]:
@@ -57,40 +41,6 @@ def ec2_instance(info: ec2.Ec2Info, args: dict[str, Any], **kwargs: Any) -> dict
     result = run_module("ec2_instance", args, env=info.env(), **kwargs)
     assert info.secret_key not in result["_stdout"]
     return result
-
-
-def read_banner(ip: str) -> bytes:
-    """What IP's port 22 says first; b"" if nothing answers (a connect alone proves nothing)."""
-    try:
-        with socket.create_connection((ip, 22), timeout=0.5) as sock:
-            sock.settimeout(1)
-            return sock.recv(64)
-    except OSError:
-        return b""
-
-
-def ssh_banner(ip: str, timeout: float = 15.0) -> bytes:
-    """The SSH banner of IP, waiting for the host to come up."""
-    deadline = time.monotonic() + timeout
-    while not (banner := read_banner(ip)):
-        if time.monotonic() > deadline:
-            pytest.fail(f"no SSH on {ip}:22 after {timeout:.0f}s")
-        time.sleep(0.1)
-    return banner
-
-
-def wait_ssh_gone(ip: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while read_banner(ip):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{ip}:22 still answers {timeout:.0f}s after the instance stopped")
-        time.sleep(0.1)
-
-
-def ssh(ip: str, key: Path, command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ssh", *SSH_OPTIONS, "-i", str(key), f"root@{ip}", command], capture_output=True, text=True, timeout=30
-    )
 
 
 def containers(info: ec2.Ec2Info) -> dict[str, str]:

@@ -98,7 +98,7 @@ def test_events_of_other_hosts_and_files_are_ignored() -> None:
 def test_static_playbook_is_generated_from_the_stage_list() -> None:
     text = (REPO / "playbooks" / "deploy.yml").read_text()
     assert text.startswith(HEADER)
-    assert yaml.safe_load(text) == static_deploy_playbook(), "run: python -m orchestrator.render > playbooks/deploy.yml"
+    assert yaml.safe_load(text) == static_deploy_playbook(), "run: jarvis playbook > playbooks/deploy.yml"
 
 
 def test_every_playbook_stage_has_its_task_file() -> None:

@@ -8,6 +8,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.jarvis.deploy.plugins.module_utils._wait import Budget
 
 try:
     import boto3
@@ -41,17 +42,6 @@ _MAX_POLL = 2.0
 
 class Ec2Error(Exception):
     """A failure whose message is safe to show: it names the call and AWS's error, never a secret."""
-
-
-class Budget:
-    """The one wait_timeout of a task, shared by every wait in it."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self._end = time.monotonic() + seconds
-
-    def remaining(self):
-        return self._end - time.monotonic()
 
 
 class Ec2:

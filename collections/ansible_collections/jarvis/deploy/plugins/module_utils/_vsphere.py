@@ -1,0 +1,625 @@
+# Private to this collection.
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vSphere VMs found by their name, behind the jarvis.deploy.vsphere_instance module.
+
+Vcenter wraps one pyvmomi session: every call maps vSphere faults (vim.fault.*, vmodl.MethodFault)
+and connection errors to a VsphereError whose message names what was attempted and the fault's
+class, never the password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import re
+import ssl
+import time
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.jarvis.deploy.plugins.module_utils._wait import Budget
+
+try:
+    from pyVim.connect import Disconnect, SmartConnect
+    from pyVmomi import vim, vmodl
+except ImportError:
+    HAS_PYVMOMI = False
+    PYVMOMI_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_PYVMOMI = True
+    PYVMOMI_IMPORT_ERROR = None
+
+STATES = ("present", "running", "stopped", "absent")
+# The extraConfig key a new VM's authorized keys go to, one a line, for its first boot to read.
+AUTHORIZED_KEYS_KEY = "guestinfo.jarvis.authorized_keys"
+POWER_STATES = {"poweredOn": "running", "poweredOff": "stopped", "suspended": "suspended"}
+VM_PROPERTIES = (
+    "name",
+    "config.template",
+    "config.hardware.numCPU",
+    "config.hardware.memoryMB",
+    "runtime.powerState",
+    "guest.ipAddress",
+    "guest.net",
+    "guest.toolsRunningStatus",
+)
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_FIRST_POLL = 0.1
+_MAX_POLL = 2.0
+
+
+class VsphereError(Exception):
+    """A failure whose message is safe to show: it names the call and vSphere's fault, never a secret."""
+
+
+def fault_text(fault):
+    """A vSphere fault as "vim.fault.InvalidState: message"."""
+    name = type(fault).__name__  # pyvmomi names fault classes by their vmodl name
+    message = getattr(fault, "msg", None) or ""
+    if not message and getattr(fault, "faultMessage", None):
+        message = "; ".join(m.message for m in fault.faultMessage if getattr(m, "message", None))
+    return f"{name}: {message}" if message else name
+
+
+def power_state(props):
+    return POWER_STATES.get(str(props.get("runtime.powerState")), str(props.get("runtime.powerState")))
+
+
+def guest_ipv4(props):
+    """The guest's first usable IPv4 address as VMware Tools report it, or None."""
+    candidates = [props.get("guest.ipAddress")]
+    for nic in props.get("guest.net") or []:
+        candidates.extend(nic.ipAddress or [])
+    for candidate in candidates:
+        try:
+            address = ipaddress.ip_address(str(candidate))
+        except ValueError:
+            continue
+        if address.version == 4 and not (address.is_link_local or address.is_loopback or address.is_unspecified):
+            return str(address)
+    return None
+
+
+class Vcenter:
+    """One session with a vCenter (or ESXi) whose every call fails with a VsphereError naming what was attempted."""
+
+    def __init__(self, host, port, username, password, validate_certs):
+        self.where = f"{host}:{port}"
+        # pyvmomi skips certificate checks for localhost unless given a context: validate_certs decides.
+        context = ssl.create_default_context() if validate_certs else None
+        try:
+            self._si = SmartConnect(
+                host=host,
+                port=port,
+                user=username,
+                pwd=password,
+                sslContext=context,
+                disableSslCertValidation=not validate_certs,
+                httpConnectionTimeout=60,
+            )
+        except vmodl.MethodFault as exc:
+            raise VsphereError(f"logging in to vCenter {self.where} as {username} failed: {fault_text(exc)}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise VsphereError(
+                f"cannot connect to vCenter {self.where}: its certificate is not trusted ({exc.verify_message}); "
+                "install its CA or set validate_certs=false"
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise VsphereError(f"cannot connect to vCenter {self.where}: {exc}") from None
+        except Exception as exc:  # pyVim raises plain Exception for a server that is no vCenter
+            raise VsphereError(f"cannot connect to vCenter {self.where}: {exc}") from None
+        self.content = self.call("reading the service content", self._si.RetrieveContent)
+
+    def close(self):
+        with contextlib.suppress(vmodl.MethodFault, OSError, http.client.HTTPException):
+            Disconnect(self._si)
+
+    def call(self, what, func, *args, **kwargs):
+        """Call FUNC; WHAT says in words what it was for, in case it fails."""
+        try:
+            return func(*args, **kwargs)
+        except vmodl.MethodFault as exc:
+            raise VsphereError(f"{what} failed: {fault_text(exc)}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise VsphereError(f"{what} failed: lost vCenter {self.where}: {exc}") from None
+
+    def wait_task(self, what, task, budget):
+        """Wait for TASK within what is left of BUDGET; return its result or raise its fault."""
+        delay = _FIRST_POLL
+        while True:
+            info = self.call(what, getattr, task, "info")
+            if info.state == "success":
+                return info.result
+            if info.state == "error":
+                raise VsphereError(f"{what} failed: {fault_text(info.error)}")
+            if budget.remaining() <= 0:
+                raise VsphereError(
+                    f"{what} did not finish within wait_timeout ({budget.seconds}s for the whole task); "
+                    f"vCenter task {task._moId} goes on"
+                )
+            time.sleep(max(0.0, min(delay, budget.remaining())))
+            delay = min(delay * 1.5, _MAX_POLL)
+
+    def retrieve(self, what, root, kind, paths):
+        """PATHS of every KIND below ROOT, as {managed object: {path: value}}, in one collector call."""
+        view = self.call(what, self.content.viewManager.CreateContainerView, root, [kind], True)
+        try:
+            collector = vmodl.query.PropertyCollector
+            spec = collector.FilterSpec(
+                objectSet=[
+                    collector.ObjectSpec(
+                        obj=view,
+                        skip=True,
+                        selectSet=[
+                            collector.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)
+                        ],
+                    )
+                ],
+                propSet=[collector.PropertySpec(type=kind, pathSet=list(paths))],
+            )
+            return self._collect(what, [spec])
+        finally:
+            self.call(what, view.DestroyView)
+
+    def properties(self, what, obj, paths):
+        """PATHS of the one managed object OBJ, as {path: value}."""
+        collector = vmodl.query.PropertyCollector
+        spec = collector.FilterSpec(
+            objectSet=[collector.ObjectSpec(obj=obj, skip=False)],
+            propSet=[collector.PropertySpec(type=type(obj), pathSet=list(paths))],
+        )
+        found = self._collect(what, [spec])
+        return found.get(obj, {})
+
+    def _collect(self, what, specs):
+        collector = self.content.propertyCollector
+        result = self.call(what, collector.RetrievePropertiesEx, specs, vmodl.query.PropertyCollector.RetrieveOptions())
+        found = {}
+        while result is not None:
+            for content in result.objects or []:
+                found[content.obj] = {prop.name: prop.val for prop in content.propSet or []}
+            token = result.token
+            result = self.call(what, collector.ContinueRetrievePropertiesEx, token) if token else None
+        return found
+
+    def find(self, what, root, kind, name):
+        """The KINDs below ROOT named NAME (vSphere allows several, in different folders)."""
+        found = self.retrieve(what, root, kind, ["name"])
+        return [obj for obj, props in found.items() if props.get("name") == name]
+
+    def one(self, root, kind, name, label, where):
+        """The one KIND named NAME below ROOT, or a VsphereError saying what is missing (LABEL, WHERE)."""
+        found = self.find(f"looking up {label} {name}", root, kind, name)
+        if not found:
+            raise VsphereError(f"{label} {name} not found {where}")
+        if len(found) > 1:
+            raise VsphereError(f"several {label}s are named {name} {where}: {', '.join(o._moId for o in found)}")
+        return found[0]
+
+    def datacenter_of(self, obj):
+        """The name of the datacenter OBJ is in, or None."""
+        current = obj
+        for _depth in range(32):
+            parent = self.properties("reading the inventory", current, ["parent"]).get("parent")
+            if parent is None:
+                return None
+            if isinstance(parent, vim.Datacenter):
+                return self.properties("reading the inventory", parent, ["name"]).get("name")
+            current = parent
+        return None
+
+
+def summary(vm, props, datacenter):
+    """What the module returns about a VM; {} when there is none."""
+    if vm is None:
+        return {}
+    return {
+        "id": vm._moId,
+        "name": props.get("name"),
+        "state": power_state(props),
+        "private_ip": guest_ipv4(props),
+        "public_ip": None,
+        "cpus": props.get("config.hardware.numCPU"),
+        "memory_mb": props.get("config.hardware.memoryMB"),
+        "datacenter": datacenter,
+    }
+
+
+def _diff_side(instance):
+    if not instance:
+        return {"state": "absent"}
+    return {key: value for key, value in instance.items() if key not in ("id", "private_ip", "public_ip")}
+
+
+class InstanceTask:
+    """One run of vsphere_instance: look up the VM by name, compare with what is wanted, then act (or not)."""
+
+    def __init__(self, module, vcenter):
+        self.module = module
+        self.vc = vcenter
+        self.params = module.params
+        self.name = self.params["name"]
+        self.budget = Budget(self.params["wait_timeout"])
+        self.actions = []
+        self.changed = False
+        self._datacenter = None
+        self._planned = None  # the new VM check mode expects, for the diff
+
+    def _act(self, done, planned):
+        """Record one step: DONE when it happened, PLANNED (what would happen) in check mode."""
+        self.changed = True
+        self.actions.append(planned if self.module.check_mode else done)
+
+    # --- lookups ---------------------------------------------------------------------------------
+
+    def datacenter(self):
+        """The datacenter of the datacenter option, or None when it is not given."""
+        name = self.params["datacenter"]
+        if name and self._datacenter is None:
+            self._datacenter = self.vc.one(self.vc.content.rootFolder, vim.Datacenter, name, "datacenter", "in vCenter")
+        return self._datacenter
+
+    def find_vm(self):
+        """The VM named NAME (in the datacenter, if given), with its properties; (None, {}) if there is none."""
+        datacenter = self.datacenter()
+        root = datacenter.vmFolder if datacenter is not None else self.vc.content.rootFolder
+        found = self.vc.retrieve(f"looking up VM {self.name}", root, vim.VirtualMachine, VM_PROPERTIES)
+        matches = [(vm, props) for vm, props in found.items() if props.get("name") == self.name]
+        if len(matches) > 1:
+            ids = ", ".join(sorted(match[0]._moId for match in matches))
+            raise VsphereError(f"several VMs are named {self.name}: {ids}; rename or remove the extra ones")
+        if not matches:
+            return None, {}
+        vm, props = matches[0]
+        if props.get("config.template"):
+            raise VsphereError(f"{self.name} ({vm._moId}) is a template, not a VM; vsphere_instance leaves it alone")
+        return vm, props
+
+    def reload(self, vm):
+        return self.vc.properties(f"reading VM {self.name}", vm, VM_PROPERTIES)
+
+    def datacenter_name(self, vm):
+        return self.params["datacenter"] or self.vc.datacenter_of(vm)
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def run(self):
+        vm, props = self.find_vm()
+        before = summary(vm, props, self.datacenter_name(vm) if vm is not None else None)
+        state = self.params["state"]
+        if state == "absent":
+            after = self._ensure_absent(vm, props, before)
+        elif vm is None:
+            after = self._create(state)
+        else:
+            after = self._converge(vm, props, state, before)
+        result = {"changed": self.changed, "actions": self.actions, "instance": after}
+        if self.module._diff:
+            predicted = after if not self.module.check_mode else self._predicted(before, state)
+            result["diff"] = {"before": _diff_side(before), "after": _diff_side(predicted)}
+        return result
+
+    def _predicted(self, before, state):
+        """What check mode expects the VM to look like afterwards, for the diff."""
+        if state == "absent":
+            return {}
+        if not before:
+            return dict(self._planned or {})
+        predicted = dict(before)
+        if state in ("running", "stopped"):
+            predicted["state"] = state
+        if before["state"] == "stopped" or state == "stopped":  # resized only while powered off
+            for option in ("cpus", "memory_mb"):
+                if self.params[option]:
+                    predicted[option] = self.params[option]
+        return predicted
+
+    def _ensure_absent(self, vm, props, before):
+        if vm is None:
+            return {}
+        label = f"VM {self.name} ({vm._moId})"
+        if props.get("runtime.powerState") != "poweredOff":
+            self._act(f"powered off {label}", f"power off {label}")
+            if not self.module.check_mode:
+                self._power_off(vm, label)
+        self._act(f"destroyed {label}", f"destroy {label}")
+        if self.module.check_mode:
+            return before
+        task = self.vc.call(f"destroying {label}", vm.Destroy_Task)
+        self.vc.wait_task(f"destroying {label}", task, self.budget)
+        return {}
+
+    def _create(self, state):
+        params = self.params
+        for option in ("template", "datacenter"):
+            if not params[option]:
+                raise VsphereError(f"no VM named {self.name} exists; creating one needs {option}")
+        hostname, domain = self._guest_names()
+        datacenter = self.datacenter()
+        where = f"in datacenter {params['datacenter']}"
+        template = self.vc.one(datacenter.vmFolder, vim.VirtualMachine, params["template"], "template", where)
+        template_props = self.vc.properties(
+            f"reading template {params['template']}",
+            template,
+            ["config.hardware.numCPU", "config.hardware.memoryMB", "config.hardware.device"],
+        )
+        power_on = state != "stopped"
+        self._planned = {
+            "name": self.name,
+            "state": "running" if power_on else "stopped",
+            "cpus": params["cpus"] or template_props.get("config.hardware.numCPU"),
+            "memory_mb": params["memory_mb"] or template_props.get("config.hardware.memoryMB"),
+            "datacenter": params["datacenter"],
+        }
+        nics = [
+            d
+            for d in template_props.get("config.hardware.device") or []
+            if isinstance(d, vim.vm.device.VirtualEthernetCard)
+        ]
+        spec = vim.vm.CloneSpec(
+            location=self._relocate_spec(datacenter, nics),
+            config=self._config_spec(),
+            customization=self._customization(hostname, domain, len(nics)),
+            powerOn=power_on,
+            template=False,
+        )
+        folder = self._folder(datacenter)
+        source = params["template"]
+        planned = f"clone VM {self.name} from template {source}"
+        if self.module.check_mode:
+            self._act(planned, planned)
+            if power_on:
+                self._act(planned, f"power on VM {self.name}")
+            return {}
+        what = f"cloning VM {self.name} from template {source}"
+        task = self.vc.call(what, template.CloneVM_Task, folder=folder, name=self.name, spec=spec)
+        vm = self.vc.wait_task(what, task, self.budget)
+        label = f"VM {self.name} ({vm._moId})"
+        self._act(f"cloned {label} from template {source}", planned)
+        if power_on:
+            self._act(f"powered on {label}", f"power on VM {self.name}")
+        props = self.reload(vm)
+        if power_on and params["wait"]:
+            props = self._wait_for_ip(vm, label)
+        return summary(vm, props, params["datacenter"])
+
+    def _converge(self, vm, props, state, before):
+        label = f"VM {self.name} ({vm._moId})"
+        power = props.get("runtime.powerState")
+        if state == "stopped" and power != "poweredOff":
+            self._act(f"powered off {label}", f"power off {label}")
+            if not self.module.check_mode:
+                self._power_off(vm, label)
+            power = "poweredOff"
+        self._resize(vm, props, label, power)
+        if state == "running" and power != "poweredOn":
+            self._act(f"powered on {label}", f"power on {label}")
+            if not self.module.check_mode:
+                task = self.vc.call(f"powering on {label}", vm.PowerOnVM_Task)
+                self.vc.wait_task(f"powering on {label}", task, self.budget)
+                if self.params["wait"]:
+                    return summary(vm, self._wait_for_ip(vm, label), before["datacenter"])
+        if self.module.check_mode or not self.changed:
+            return before
+        return summary(vm, self.reload(vm), before["datacenter"])
+
+    def _resize(self, vm, props, label, power):
+        """Set CPUs and memory to the options' values: in place while the VM is off, else warn."""
+        changes = []
+        spec = vim.vm.ConfigSpec()
+        for option, path, unit, field in (
+            ("cpus", "config.hardware.numCPU", " CPUs", "numCPUs"),
+            ("memory_mb", "config.hardware.memoryMB", " MB", "memoryMB"),
+        ):
+            wanted, have = self.params[option], props.get(path)
+            if wanted and wanted != have:
+                changes.append(f"{have} -> {wanted}{unit}")
+                setattr(spec, field, wanted)
+        if not changes:
+            return
+        listed = ", ".join(changes)
+        if power != "poweredOff":
+            self.module.warn(
+                f"{label} is running with {listed.replace(' -> ', ' instead of ')}; vsphere_instance resizes a VM "
+                "only while it is powered off: run it with state=stopped, then state=running"
+            )
+            return
+        self._act(f"reconfigured {label}: {listed}", f"reconfigure {label}: {listed}")
+        if not self.module.check_mode:
+            task = self.vc.call(f"reconfiguring {label}", vm.ReconfigVM_Task, spec=spec)
+            self.vc.wait_task(f"reconfiguring {label}", task, self.budget)
+
+    def _power_off(self, vm, label):
+        task = self.vc.call(f"powering off {label}", vm.PowerOffVM_Task)
+        self.vc.wait_task(f"powering off {label}", task, self.budget)
+
+    def _wait_for_ip(self, vm, label):
+        """Poll until the guest reports an IPv4 address (the option's, if given) within the budget."""
+        want = self.params["ip"]
+        delay = _FIRST_POLL
+        while True:
+            props = self.reload(vm)
+            ip = guest_ipv4(props)
+            if props.get("runtime.powerState") != "poweredOn":
+                raise VsphereError(f"{label} powered off while waiting for its guest IP address")
+            if ip and (want is None or ip == want):
+                return props
+            if self.budget.remaining() <= 0:
+                wanted = f" {want}" if want else ""
+                raise VsphereError(
+                    f"{label} reported no guest IP address{wanted} within wait_timeout ({self.budget.seconds}s for "
+                    f"the whole task; it reports {ip or 'none'}): is VMware Tools running in the guest?"
+                )
+            time.sleep(max(0.0, min(delay, self.budget.remaining())))
+            delay = min(delay * 1.5, _MAX_POLL)
+
+    # --- the clone spec --------------------------------------------------------------------------
+
+    def _guest_names(self):
+        """The guest's hostname and domain: the options, else from the VM name (web1.example.com)."""
+        first, _dot, rest = self.name.partition(".")
+        hostname = self.params["hostname"] or first
+        domain = self.params["domain"] or rest or "localdomain"
+        if not HOSTNAME_RE.match(hostname):
+            raise VsphereError(
+                f"{hostname!r} cannot be a guest hostname: letters, digits and inner hyphens, at most 63; set hostname"
+            )
+        return hostname, domain
+
+    def _relocate_spec(self, datacenter, nics):
+        params = self.params
+        where = f"in datacenter {params['datacenter']}"
+        spec = vim.vm.RelocateSpec()
+        host = None
+        if params["esxi_host"]:
+            host = self.vc.one(datacenter.hostFolder, vim.HostSystem, params["esxi_host"], "ESXi host", where)
+            spec.host = host
+        cluster = None
+        if params["cluster"]:
+            cluster = self.vc.one(
+                datacenter.hostFolder, vim.ClusterComputeResource, params["cluster"], "cluster", where
+            )
+        if params["resource_pool"]:
+            root = cluster if cluster is not None else datacenter.hostFolder
+            spec.pool = self.vc.one(root, vim.ResourcePool, params["resource_pool"], "resource pool", where)
+        elif cluster is not None:
+            spec.pool = self.vc.properties("reading cluster", cluster, ["resourcePool"]).get("resourcePool")
+        elif host is not None:
+            parent = self.vc.properties("reading ESXi host", host, ["parent"]).get("parent")
+            spec.pool = self.vc.properties("reading ESXi host", parent, ["resourcePool"]).get("resourcePool")
+        else:
+            raise VsphereError(
+                f"no VM named {self.name} exists; creating one needs cluster, esxi_host or resource_pool"
+            )
+        if params["datastore"]:
+            spec.datastore = self.vc.one(
+                datacenter.datastoreFolder, vim.Datastore, params["datastore"], "datastore", where
+            )
+        if params["network"]:
+            if not nics:
+                raise VsphereError(
+                    f"template {params['template']} has no network adapter to connect to {params['network']}"
+                )
+            spec.deviceChange = [self._nic_change(datacenter, nics[0])]
+        return spec
+
+    def _nic_change(self, datacenter, nic):
+        """Connect the template's first network adapter to the network option's portgroup."""
+        name = self.params["network"]
+        network = self.vc.one(
+            datacenter.networkFolder, vim.Network, name, "network", f"in datacenter {self.params['datacenter']}"
+        )
+        if isinstance(network, vim.dvs.DistributedVirtualPortgroup):
+            props = self.vc.properties(f"reading portgroup {name}", network, ["key", "config.distributedVirtualSwitch"])
+            switch = props.get("config.distributedVirtualSwitch")
+            uuid = self.vc.properties(f"reading the switch of portgroup {name}", switch, ["uuid"]).get("uuid")
+            nic.backing = vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo(
+                port=vim.dvs.PortConnection(portgroupKey=props.get("key"), switchUuid=uuid)
+            )
+        else:
+            nic.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName=name, network=network)
+        nic.connectable = vim.vm.device.VirtualDevice.ConnectInfo(
+            startConnected=True, connected=True, allowGuestControl=True
+        )
+        return vim.vm.device.VirtualDeviceSpec(operation=vim.vm.device.VirtualDeviceSpec.Operation.edit, device=nic)
+
+    def _config_spec(self):
+        params = self.params
+        spec = vim.vm.ConfigSpec()
+        if params["cpus"]:
+            spec.numCPUs = params["cpus"]
+        if params["memory_mb"]:
+            spec.memoryMB = params["memory_mb"]
+        keys = [key.strip() for key in params["authorized_keys"] or [] if key and key.strip()]
+        if keys:
+            spec.extraConfig = [vim.option.OptionValue(key=AUTHORIZED_KEYS_KEY, value="\n".join(keys))]
+        return spec
+
+    def _customization(self, hostname, domain, nic_count):
+        """Linux guest customization: hostname and domain; a fixed IP on the first NIC, or DHCP."""
+        params = self.params
+        custom = vim.vm.customization
+        adapters = []
+        for index in range(nic_count):
+            settings = custom.IPSettings()
+            if index == 0 and params["ip"]:
+                settings.ip = custom.FixedIp(ipAddress=params["ip"])
+                settings.subnetMask = params["netmask"]
+                if params["gateway"]:
+                    settings.gateway = [params["gateway"]]
+            else:
+                settings.ip = custom.DhcpIpGenerator()
+            adapters.append(custom.AdapterMapping(adapter=settings))
+        global_settings = custom.GlobalIPSettings(dnsSuffixList=[domain])
+        if params["dns_servers"]:
+            global_settings.dnsServerList = list(params["dns_servers"])
+        return custom.Specification(
+            identity=custom.LinuxPrep(hostName=custom.FixedName(name=hostname), domain=domain, hwClockUTC=True),
+            globalIPSettings=global_settings,
+            nicSettingMap=adapters,
+        )
+
+    def _folder(self, datacenter):
+        """The folder option (relative to the datacenter's VM folder, or an inventory path from /), else that folder."""
+        folder = self.params["folder"]
+        if not folder:
+            return datacenter.vmFolder
+        path = folder.strip("/") if folder.startswith("/") else f"{self.params['datacenter']}/vm/{folder.strip('/')}"
+        found = self.vc.call(f"looking up folder {folder}", self.vc.content.searchIndex.FindByInventoryPath, path)
+        if not isinstance(found, vim.Folder):
+            raise VsphereError(f"folder {folder} not found (inventory path {path})")
+        return found
+
+
+def _validate(params):
+    if params["ip"]:
+        for option in ("ip", "netmask", "gateway"):
+            value = params[option]
+            if value:
+                try:
+                    ipaddress.IPv4Address(value)
+                except ValueError:
+                    raise VsphereError(f"{option} {value!r} is not an IPv4 address") from None
+    for server in params["dns_servers"] or []:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise VsphereError(f"dns_servers entry {server!r} is not an IP address") from None
+    for option in ("cpus", "memory_mb"):
+        if params[option] is not None and params[option] < 1:
+            raise VsphereError(f"{option} must be at least 1, not {params[option]}")
+
+
+def run_vsphere_instance(module):
+    """Entry point of the module: exit_json with the result, or fail_json with a safe message."""
+    if not HAS_PYVMOMI:
+        module.fail_json(msg=missing_required_lib("pyvmomi"), exception=PYVMOMI_IMPORT_ERROR)
+    params = module.params
+    task = None
+    vcenter = None
+    try:
+        _validate(params)
+        for option, variable in (
+            ("vcenter_hostname", "VMWARE_HOST"),
+            ("username", "VMWARE_USER"),
+            ("password", "VMWARE_PASSWORD"),
+        ):
+            if not params[option]:
+                raise VsphereError(f"no vCenter {option.replace('vcenter_', '')}: set {option} (or {variable})")
+        vcenter = Vcenter(
+            params["vcenter_hostname"],
+            params["vcenter_port"],
+            params["username"],
+            params["password"],
+            params["validate_certs"],
+        )
+        task = InstanceTask(module, vcenter)
+        result = task.run()
+    except VsphereError as exc:
+        done = task.actions if task and not module.check_mode else []
+        module.fail_json(msg=str(exc), changed=bool(done), actions=done)
+    finally:
+        if vcenter is not None:
+            vcenter.close()
+    module.exit_json(**result)
