@@ -33,13 +33,11 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sandbox import hosts
+from sandbox import _provider, hosts
 from sandbox._process import (
     SandboxError,
-    daemon_running,
     free_port,
     start_python_daemon,
-    stop_daemon,
     wait_for_port,
     write_private,
 )
@@ -126,32 +124,14 @@ def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
 
 def stop(state_dir: Path) -> None:
     """Stop the daemon in STATE_DIR, then remove every host container it made and its network."""
-    state_dir = state_dir.resolve()
-    stop_daemon(_DAEMON, state_dir)
-    info_file = state_dir / _INFO_FILE
-    try:
-        recorded = json.loads(info_file.read_text())
-    except (OSError, ValueError):
-        return
-    hosts.configure(state_dir)
-    hosts.remove_hosts(list(hosts.list_hosts(f"{recorded['prefix']}-")))
-    hosts.remove_network(recorded["network"])
-    info_file.unlink(missing_ok=True)
+    _provider.tear_down(state_dir, _DAEMON, _INFO_FILE)
 
 
 def _running_info(state_dir: Path) -> Ec2Info | None:
     """The Ec2Info of a sandbox EC2 already running in STATE_DIR, if it still answers."""
-    try:
-        info = Ec2Info(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if not daemon_running(_DAEMON, state_dir):
-        return None
-    try:
-        wait_for_port(int(info.endpoint_url.rsplit(":", 1)[1]), 1.0)
-    except SandboxError:
-        return None
-    return info
+    return _provider.running_info(
+        state_dir, _DAEMON, _INFO_FILE, Ec2Info, lambda info: int(info.endpoint_url.rsplit(":", 1)[1])
+    )
 
 
 def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddress.IPv4Network) -> Ec2Info:

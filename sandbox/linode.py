@@ -42,13 +42,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sandbox import hosts
+from sandbox import _provider, hosts
 from sandbox._process import (
     SandboxError,
-    daemon_running,
     free_port,
     start_python_daemon,
-    stop_daemon,
     wait_for_port,
     write_private,
 )
@@ -280,33 +278,15 @@ def start(
 
 def stop(state_dir: Path) -> None:
     """Stop the daemon in STATE_DIR, then remove every host container it made and its network."""
-    state_dir = state_dir.resolve()
-    stop_daemon(_DAEMON, state_dir)
-    (state_dir / _TOKEN_FILE).unlink(missing_ok=True)
-    info_file = state_dir / _INFO_FILE
-    try:
-        recorded = json.loads(info_file.read_text())
-    except (OSError, ValueError):
-        return
-    hosts.configure(state_dir)
-    hosts.remove_hosts(list(hosts.list_hosts(f"{recorded['prefix']}-")))
-    hosts.remove_network(recorded["network"])
-    info_file.unlink(missing_ok=True)
+    _provider.tear_down(state_dir, _DAEMON, _INFO_FILE)
+    (state_dir.resolve() / _TOKEN_FILE).unlink(missing_ok=True)
 
 
 def _running_info(state_dir: Path) -> LinodeInfo | None:
     """The LinodeInfo of an emulator already running in STATE_DIR, if it still answers."""
-    try:
-        info = LinodeInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if not daemon_running(_DAEMON, state_dir):
-        return None
-    try:
-        wait_for_port(int(urlsplit(info.base_url).port or 0), 1.0)
-    except SandboxError:
-        return None
-    return info
+    return _provider.running_info(
+        state_dir, _DAEMON, _INFO_FILE, LinodeInfo, lambda info: int(urlsplit(info.base_url).port or 0)
+    )
 
 
 def _container_name(prefix: str, linode_id: int) -> str:

@@ -40,13 +40,11 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from sandbox import hosts
+from sandbox import _provider, hosts
 from sandbox._process import (
     SandboxError,
-    daemon_running,
     free_port,
     start_python_daemon,
-    stop_daemon,
     wait_for_port,
     write_private,
 )
@@ -174,32 +172,12 @@ def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> VsphereInfo:
 
 def stop(state_dir: Path) -> None:
     """Stop the daemon in STATE_DIR, then remove every host container it made and its network."""
-    state_dir = state_dir.resolve()
-    stop_daemon(_DAEMON, state_dir)
-    info_file = state_dir / _INFO_FILE
-    try:
-        recorded = json.loads(info_file.read_text())
-    except (OSError, ValueError):
-        return
-    hosts.configure(state_dir)
-    hosts.remove_hosts(list(hosts.list_hosts(f"{recorded['prefix']}-")))
-    hosts.remove_network(recorded["podman_network"])
-    info_file.unlink(missing_ok=True)
+    _provider.tear_down(state_dir, _DAEMON, _INFO_FILE, network_key="podman_network")
 
 
 def _running_info(state_dir: Path) -> VsphereInfo | None:
     """The VsphereInfo of a sandbox vCenter already running in STATE_DIR, if it still answers."""
-    try:
-        info = VsphereInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if not daemon_running(_DAEMON, state_dir):
-        return None
-    try:
-        wait_for_port(info.port, 1.0)
-    except SandboxError:
-        return None
-    return info
+    return _provider.running_info(state_dir, _DAEMON, _INFO_FILE, VsphereInfo, lambda info: info.port)
 
 
 def _container_name(prefix: str, vm_id: str) -> str:
