@@ -8,7 +8,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._wait import Budget
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase
 
 try:
     import boto3
@@ -190,22 +190,13 @@ def _diff_side(instance):
     return {key: value for key, value in instance.items() if key not in ("id", "private_ip", "public_ip")}
 
 
-class InstanceTask:
+class InstanceTask(InstanceTaskBase):
     """One run of ec2_instance: look up, settle, compare with what is wanted, then act (or not)."""
 
     def __init__(self, module, ec2):
-        self.module = module
+        super().__init__(module)
         self.ec2 = ec2
-        self.params = module.params
         self.name = self.params["name"]
-        self.budget = Budget(self.params["wait_timeout"])
-        self.actions = []
-        self.changed = False
-
-    def _act(self, done, planned):
-        """Record one step: DONE when it happened, PLANNED (what would happen) in check mode."""
-        self.changed = True
-        self.actions.append(planned if self.module.check_mode else done)
 
     def wanted_tags(self):
         tags = {str(key): str(value) for key, value in (self.params["tags"] or {}).items()}

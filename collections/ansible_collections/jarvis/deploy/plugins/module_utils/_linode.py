@@ -10,7 +10,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._wait import Budget
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase
 
 try:
     import requests
@@ -189,22 +189,13 @@ def _diff_side(described):
     return {key: described[key] for key in ("state", "region", "type", "image", "kernel", "tags")}
 
 
-class InstanceTask:
+class InstanceTask(InstanceTaskBase):
     """One run of linode_instance: look up, settle, compare with what is wanted, then act (or not)."""
 
     def __init__(self, module, linode):
-        self.module = module
+        super().__init__(module)
         self.linode = linode
-        self.params = module.params
         self.label = self.params["label"]
-        self.budget = Budget(self.params["wait_timeout"])
-        self.actions = []
-        self.changed = False
-
-    def _act(self, done, planned):
-        """Record one step: DONE when it happened, PLANNED (what would happen) in check mode."""
-        self.changed = True
-        self.actions.append(planned if self.module.check_mode else done)
 
     def run(self):
         self._check_keys()

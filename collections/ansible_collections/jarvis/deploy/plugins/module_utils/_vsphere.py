@@ -18,7 +18,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._wait import Budget
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase
 
 try:
     from pyVim.connect import Disconnect, SmartConnect
@@ -232,24 +232,15 @@ def _diff_side(instance):
     return {key: value for key, value in instance.items() if key not in ("id", "private_ip", "public_ip")}
 
 
-class InstanceTask:
+class InstanceTask(InstanceTaskBase):
     """One run of vsphere_instance: look up the VM by name, compare with what is wanted, then act (or not)."""
 
     def __init__(self, module, vcenter):
-        self.module = module
+        super().__init__(module)
         self.vc = vcenter
-        self.params = module.params
         self.name = self.params["name"]
-        self.budget = Budget(self.params["wait_timeout"])
-        self.actions = []
-        self.changed = False
         self._datacenter = None
         self._planned = None  # the new VM check mode expects, for the diff
-
-    def _act(self, done, planned):
-        """Record one step: DONE when it happened, PLANNED (what would happen) in check mode."""
-        self.changed = True
-        self.actions.append(planned if self.module.check_mode else done)
 
     # --- lookups ---------------------------------------------------------------------------------
 
