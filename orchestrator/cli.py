@@ -15,6 +15,7 @@ from orchestrator.errors import DeploymentError, JarvisError
 from orchestrator.render import static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
 from orchestrator.runner import DeploymentRunner
+from orchestrator.service import Orchestrator
 from orchestrator.store import DeploymentStore
 
 
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("host", nargs="?")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_status)
+
+    cancel = commands.add_parser("cancel", help="stop a host's running deployment at the next task boundary")
+    cancel.add_argument("host")
+    cancel.set_defaults(func=_cancel)
 
     playbook = commands.add_parser(
         "playbook", help="print the static playbooks/deploy.yml (for plain ansible-playbook)"
@@ -115,6 +120,12 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print("\n".join(status_text(host) for host in hosts))
     return 0 if not args.host or hosts[0].state != "failed" else 1
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(Orchestrator(config).cancel(args.host.lower()))
+    return 0
 
 
 def _playbook(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import os
 import queue
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import yaml
 from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
 from orchestrator.design import Design
+from orchestrator.errors import DeploymentError
 from orchestrator.events import Listener, StageTracker
 from orchestrator.render import deployment_inventory, pipeline_play
 from orchestrator.stages import PLAYBOOK_STAGES, deploy_stages
@@ -78,6 +80,19 @@ class DeploymentRunner:
         self.store = store
         self.redact = make_redactor(config.secret_values())
 
+    def record(self, design: Design, requested_by: str, *, check: bool = False) -> str:
+        """Record a new deployment of DESIGN (validated already) and return its id; nothing runs yet."""
+        deployment_id = self.store.create_deployment(
+            design.hosts,
+            list(deploy_stages()),
+            source=design.source,
+            requested_by=requested_by,
+            kind="plan" if check else "deploy",
+        )
+        for host in design.hosts:
+            self.store.end_stage(deployment_id, host["hostname"], "validate", "ok", f"design from {design.source}")
+        return deployment_id
+
     def start(
         self,
         design: Design,
@@ -87,18 +102,22 @@ class DeploymentRunner:
         listener: Listener | None = None,
     ) -> RunningDeployment:
         """Record the deployment, then run its playbook in the background."""
-        kind = "plan" if check else "deploy"
-        deployment_id = self.store.create_deployment(
-            design.hosts, list(deploy_stages()), source=design.source, requested_by=requested_by, kind=kind
-        )
+        return self.run_recorded(self.record(design, requested_by, check=check), listener)
+
+    def run_recorded(self, deployment_id: str, listener: Listener | None = None) -> RunningDeployment:
+        """Run a recorded deployment in a background thread of this process."""
+        record = self.store.deployment(deployment_id)
+        if record is None:
+            raise DeploymentError(f"no deployment {deployment_id!r} is recorded")
+        hosts = record["hosts"]
+        names = [host["hostname"] for host in hosts]
         self.store.set_deployment_state(deployment_id, "running")
-        for host in design.hosts:
-            self.store.end_stage(deployment_id, host["hostname"], "validate", "ok", f"design from {design.source}")
-        running = RunningDeployment(deployment_id, design.hostnames)
-        tracker = StageTracker(self.store, deployment_id, design.hostnames, self.redact, listener, plan=check)
+        running = RunningDeployment(deployment_id, names)
+        check = record["kind"] == "plan"
+        tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, plan=check)
         thread = threading.Thread(
             target=self._run,
-            args=(running, design, tracker, requested_by, check),
+            args=(running, hosts, tracker, record["requested_by"], check),
             name=f"deploy-{deployment_id}",
         )
         thread.daemon = True
@@ -108,7 +127,7 @@ class DeploymentRunner:
     def _run(
         self,
         running: RunningDeployment,
-        design: Design,
+        hosts: list[dict[str, Any]],
         tracker: StageTracker,
         requested_by: str,
         check: bool,
@@ -130,13 +149,13 @@ class DeploymentRunner:
                 private_data_dir=str(private_dir),
                 ident=running.id,
                 playbook=[pipeline_play(PLAYBOOK_STAGES)],
-                inventory=deployment_inventory(design.hosts, site_vars),
+                inventory=deployment_inventory(hosts, site_vars),
                 cmdline=cmdline,
                 envvars=self._envvars(),
-                forks=max(1, min(len(design.hosts), 50)),
+                forks=max(1, min(len(hosts), 50)),
                 event_handler=_enqueue(events),
                 status_handler=lambda data, runner_config=None: None,
-                cancel_callback=running._cancel.is_set,
+                cancel_callback=_cancel_check(running, self.store),
                 quiet=True,
                 suppress_env_files=True,
             )
@@ -174,6 +193,27 @@ class DeploymentRunner:
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
         }
+
+
+def _cancel_check(running: RunningDeployment, store: DeploymentStore) -> Any:
+    """ansible-runner's cancel callback: a cancel() here, or one asked in the store by another process.
+
+    The runner calls it many times a second; the store is read at most once a second.
+    """
+    last_read = 0.0
+
+    def canceled() -> bool:
+        nonlocal last_read
+        if running._cancel.is_set():
+            return True
+        now = time.monotonic()
+        if now - last_read >= 1.0:
+            last_read = now
+            if store.cancel_requested(running.id):
+                running._cancel.set()
+        return running._cancel.is_set()
+
+    return canceled
 
 
 def _enqueue(events: queue.Queue[Any]) -> Any:

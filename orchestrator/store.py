@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS deployments (
     requested_by TEXT NOT NULL,
     state TEXT NOT NULL,             -- pending | running | successful | failed | canceled
     created_at REAL NOT NULL,
-    ended_at REAL
+    ended_at REAL,
+    hosts_json TEXT NOT NULL DEFAULT '[]',   -- the design's canonical hosts, for a worker process
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS hosts (
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
@@ -56,6 +58,15 @@ CREATE TABLE IF NOT EXISTS stages (
     detail TEXT,
     actions TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (deployment_id, hostname, stage)
+);
+CREATE TABLE IF NOT EXISTS subscriptions (  -- who in chat hears about a deployment, and how far
+    deployment_id TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    target TEXT NOT NULL,
+    private INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (deployment_id, protocol, target)
 );
 CREATE TABLE IF NOT EXISTS events (
     deployment_id TEXT NOT NULL,
@@ -182,8 +193,9 @@ class DeploymentStore:
         now = time.time()
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO deployments VALUES (?, ?, ?, ?, 'pending', ?, NULL)",
-                (deployment_id, kind, source, requested_by, now),
+                "INSERT INTO deployments (id, kind, source, requested_by, state, created_at, hosts_json) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                (deployment_id, kind, source, requested_by, now, json.dumps(hosts)),
             )
             for host in hosts:
                 db.execute(
@@ -299,7 +311,45 @@ class DeploymentStore:
                 (deployment_id, seq, time.time(), hostname, stage, kind, text),
             )
 
+    def request_cancel(self, deployment_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE deployments SET cancel_requested = 1 WHERE id = ?", (deployment_id,))
+
+    def subscribe(self, deployment_id: str, protocol: str, target: str, private: bool) -> None:
+        """Have the chat place (PROTOCOL, TARGET) hear this deployment's stages, from the start."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO subscriptions (deployment_id, protocol, target, private) VALUES (?, ?, ?, ?)",
+                (deployment_id, protocol, target, int(private)),
+            )
+
+    def advance_subscription(self, deployment_id: str, protocol: str, target: str, seq: int, done: bool) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE subscriptions SET last_seq = ?, done = ? "
+                "WHERE deployment_id = ? AND protocol = ? AND target = ?",
+                (seq, int(done), deployment_id, protocol, target),
+            )
+
     # -- reads ----------------------------------------------------------------------------
+
+    def deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        """The deployment's own row (kind, source, state, hosts, cancel flag), or None."""
+        row = self._db.execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+        if row is None:
+            return None
+        record = dict(row)
+        record["hosts"] = json.loads(record.pop("hosts_json"))
+        return record
+
+    def cancel_requested(self, deployment_id: str) -> bool:
+        row = self._db.execute("SELECT cancel_requested FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+        return bool(row and row[0])
+
+    def open_subscriptions(self) -> list[dict[str, Any]]:
+        """Chat places still waiting for the end of a deployment (kept across bot restarts)."""
+        rows = self._db.execute("SELECT * FROM subscriptions WHERE done = 0 ORDER BY rowid").fetchall()
+        return [dict(row) for row in rows]
 
     def host_status(self, hostname: str, deployment_id: str | None = None) -> HostStatus | None:
         """The host in the given deployment, or in its latest real (not plan) deployment."""
