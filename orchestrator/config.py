@@ -64,6 +64,7 @@ TOP_KEYS = {
     "vsphere",
     "mappings",
     "credentials",
+    "bot",
 }
 
 
@@ -87,6 +88,7 @@ class Config:
     vsphere: dict[str, Any] = field(default_factory=dict)
     mappings: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
+    bot: dict[str, Any] = field(default_factory=dict)  # the chat bot's section, read by bot.config
     path: Path | None = None
 
     @property
@@ -104,6 +106,7 @@ class Config:
     def secret_values(self) -> list[str]:
         """Every secret jarvis knows, so that output can be scrubbed of them."""
         values = [self.credentials.get(group, {}).get(key, "") for group, key in SECRET_KEYS]
+        values += [str((self.bot.get(network) or {}).get("password") or "") for network in ("irc", "xmpp")]
         return [value for value in values if len(value) >= 4]
 
     def site_vars(self) -> dict[str, Any]:
@@ -148,7 +151,7 @@ def load_config(explicit: str | None = None) -> Config:
         unknown = set(raw) - TOP_KEYS
         if unknown:
             raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
-        if raw.get("credentials") and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        if (raw.get("credentials") or raw.get("bot")) and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"{path} holds credentials but others can read it: chmod 600 {path}")
     credentials = _credentials(raw.get("credentials") or {}, path)
     config = Config(
@@ -160,6 +163,7 @@ def load_config(explicit: str | None = None) -> Config:
         vsphere=dict(raw.get("vsphere") or {}),
         mappings=dict(raw.get("mappings") or {}),
         credentials=credentials,
+        bot=dict(raw.get("bot") or {}),
         path=path,
     )
     if raw.get("home") and not os.environ.get("JARVIS_HOME"):

@@ -1,0 +1,108 @@
+"""The bot as a program: its backends, the command core and the announcer in one asyncio loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.announcer import Announcer
+from bot.backends.base import Backend
+from bot.config import BotConfig, load_bot_config
+from bot.core import CommandCore
+from orchestrator.config import Config, load_config
+from orchestrator.errors import ConfigError, JarvisError
+from orchestrator.service import Orchestrator
+
+log = logging.getLogger("jarvis.bot")
+
+
+def build_backends(settings: BotConfig) -> list[Backend]:
+    """The backends the config asks for (IRC, XMPP or both)."""
+    backends: list[Backend] = []
+    if settings.irc:
+        from bot.backends.irc import IrcBackend
+
+        irc = dict(settings.irc)
+        backends.append(
+            IrcBackend(
+                irc.pop("host"),
+                int(irc.pop("port", 6667)),
+                settings.nick,
+                list(irc.pop("channels", [])),
+                tls=bool(irc.pop("tls", False)),
+                password=irc.pop("password", None),
+            )
+        )
+        if irc:
+            raise ConfigError(f"bot.irc: unknown keys {sorted(irc)}")
+    if settings.xmpp:
+        from bot.backends.xmpp import XmppBackend
+
+        xmpp = dict(settings.xmpp)
+        backends.append(
+            XmppBackend(
+                xmpp.pop("jid"),
+                xmpp.pop("password"),
+                list(xmpp.pop("rooms", [])),
+                nick=settings.nick,
+                host=xmpp.pop("host", None),
+                port=int(xmpp.pop("port", 5222)),
+                allow_plaintext=bool(xmpp.pop("allow_plaintext", False)),
+            )
+        )
+        if xmpp:
+            raise ConfigError(f"bot.xmpp: unknown keys {sorted(xmpp)}")
+    if not backends:
+        raise ConfigError("bot: configure irc, xmpp or both")
+    return backends
+
+
+class Bot:
+    def __init__(self, config: Config, backends: list[Backend] | None = None) -> None:
+        settings = load_bot_config(config)
+        self.orchestrator = Orchestrator(config)
+        self.backends = backends if backends is not None else build_backends(settings)
+        assert settings.sources is not None
+        self.core = CommandCore(self.orchestrator, settings.sources, settings.access)
+        self.announcer = Announcer(self.orchestrator.store, {b.protocol: b for b in self.backends})
+
+    async def run(self) -> None:
+        """Serve until stop(); backends reconnect by themselves, the announcer resumes from the store."""
+        tasks = [asyncio.create_task(backend.run(self.core.handle)) for backend in self.backends]
+        tasks.append(asyncio.create_task(self.announcer.run()))
+        await asyncio.gather(*tasks)
+
+    async def stop(self) -> None:
+        self.announcer.stop()
+        for backend in self.backends:
+            await backend.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``jarvis-bot [--config FILE]``: run the bot until SIGINT or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="jarvis-bot", description="jarvis's chat bot (IRC and/or XMPP)")
+    parser.add_argument("--config", help="config file (default: as for jarvis)")
+    args = parser.parse_args(argv)
+    try:
+        serve(load_config(args.config))
+    except JarvisError as exc:
+        print(f"jarvis-bot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def serve(config: Config) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def main() -> None:
+        bot = Bot(config)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.stop()))
+        await bot.run()
+
+    asyncio.run(main())
