@@ -30,6 +30,8 @@ def ready_line(host: HostStatus) -> str:
 def event_line(event: dict[str, Any], store: DeploymentStore) -> str | None:
     """One line for one stored event, or None for events chat does not need."""
     host, stage, kind = event["hostname"], event["stage"], event["kind"]
+    if kind == "running" and stage == "ready":
+        return None  # the "is ready at …" line says it better
     if kind == "running":
         title = BY_ID[stage].title if stage in BY_ID else stage
         return f"{host}: {stage} - {title}"

@@ -1,0 +1,269 @@
+"""jarvis in real chat: a person on the sandbox's ngircd and prosody asks, jarvis deploys and announces.
+
+Everything is real: the IRC and XMPP servers, the bot's backends, the design server (HTTPS), the
+LDAP directory and the deployments on the sandbox's EC2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import ldap3
+import pytest
+
+from bot.app import Bot
+from bot.backends.base import Backend, Backoff, RateLimiter
+from bot.backends.irc import IrcBackend
+from bot.backends.xmpp import XmppBackend
+from orchestrator.config import Config
+from sandbox import designs, ngircd, prosody
+from sandbox._process import free_port
+from sandbox.ngircd import IrcInfo
+from sandbox.prosody import XmppInfo
+from tests.support.irc_person import IrcLine, IrcPerson
+from tests.support.xmpp_person import XmppPerson
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+NAMES = ("eir", "gna", "hlin", "saga", "syn", "ran", "vor")
+
+
+class BotThread:
+    """The bot in an event loop of its own thread, as `jarvis-bot` runs it."""
+
+    def __init__(self, config: Config, backends: list[Backend]) -> None:
+        self.bot = Bot(config, backends)
+        self.bot.announcer.interval = 0.05
+        self.loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._serve(),), daemon=True)
+        self.thread.start()
+
+    async def _serve(self) -> None:
+        running = asyncio.create_task(self.bot.run())
+        await self._stop.wait()
+        await self.bot.stop()
+        await running
+
+    def wait_connected(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(backend.connected for backend in self.bot.backends):
+            assert time.monotonic() < deadline, "the bot did not connect"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "the bot did not stop"
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def chat_designs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[designs.DesignServerInfo]:
+    directory = tmp_path_factory.mktemp("chat-designs")
+    for name in NAMES:
+        (directory / f"{name}.yml").write_text((REPO / "examples" / "loki.yml").read_text().replace("loki", name))
+    cert, key = designs.make_certificate(directory.parent)
+    port = free_port()
+    server = designs.serve(directory, port, cert, key)
+    try:
+        yield designs.DesignServerInfo(f"https://127.0.0.1:{port}/", port, str(cert), str(directory))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def chat_config(jarvis_config: Config, chat_designs: designs.DesignServerInfo) -> Config:
+    return dataclasses.replace(
+        jarvis_config,
+        bot={
+            "access": {"deploy": ["irc:alice!~user@127.0.0.1", "xmpp:alice@*"], "status": ["irc:*!*@*"]},
+            "sources": {
+                "urls": {"allowed_hosts": ["127.0.0.1"], "allow_private": True, "ca_file": chat_designs.ca_file}
+            },
+        },
+    )
+
+
+def irc_bot(info: IrcInfo, config: Config, backoff: Backoff | None = None) -> BotThread:
+    backend = IrcBackend(
+        info.host, info.port, "jarvis", ["#ops"], rate_limit=RateLimiter(0.05, 10), backoff=backoff or Backoff(0.1, 1)
+    )
+    return BotThread(config, [backend])
+
+
+def from_jarvis(predicate: Callable[[str], bool]) -> Callable[[IrcLine], bool]:
+    return lambda line: line.command == "PRIVMSG" and line.nick.startswith("jarvis") and predicate(line.text)
+
+
+def put_design_in_ldap(world: dict, name: str) -> None:
+    ldap = world["ldap"]
+    document = (REPO / "examples" / "loki.yml").read_text().replace("loki", name)
+    conn = ldap3.Connection(ldap["uri"], ldap["bind_dn"], ldap["bind_password"], auto_bind=True)
+    try:
+        conn.add(f"cn={name},{ldap['hosts_dn']}", ["device", "jarvisHost"], {"cn": name, "jarvisDesign": document})
+    finally:
+        conn.unbind()
+
+
+def test_irc_deploy_from_url_and_ldap_then_status(
+    ngircd_server: IrcInfo, chat_config: Config, chat_designs: designs.DesignServerInfo, world: dict
+) -> None:
+    put_design_in_ldap(world, "saga")
+    bot = irc_bot(ngircd_server, chat_config)
+    bot.wait_connected()
+    try:
+        with IrcPerson(ngircd_server.host, ngircd_server.port, "alice") as alice:
+            alice.join("#ops")
+            alice.say("#ops", f"jarvis: deploy {chat_designs.url}eir.yml")
+            alice.wait_for(from_jarvis(lambda text: text.startswith("alice: deploying eir")), timeout=20)
+            alice.wait_for(from_jarvis(lambda text: text == "eir: dns - write DNS A, PTR and SSHFP records"), 60)
+            alice.wait_for(from_jarvis(lambda text: text.startswith("eir is ready at 10.201.")), timeout=120)
+
+            alice.say("#ops", "jarvis: deploy cn=saga")
+            alice.wait_for(from_jarvis(lambda text: "deploying saga from cn=saga" in text), timeout=20)
+            alice.wait_for(from_jarvis(lambda text: text.startswith("saga is ready at")), timeout=120)
+
+            alice.say("#ops", "jarvis: status eir")
+            alice.wait_for(from_jarvis(lambda text: text.startswith("eir: ready at 10.201.")), timeout=20)
+            alice.say("jarvis", "status saga")  # privately
+            reply = alice.wait_for(from_jarvis(lambda text: text.startswith("saga: ready")), timeout=20)
+            assert reply.params[0] == "alice"
+    finally:
+        bot.stop()
+
+
+def test_irc_refuses_strangers_and_hostile_urls(
+    ngircd_server: IrcInfo, chat_config: Config, chat_designs: designs.DesignServerInfo
+) -> None:
+    bot = irc_bot(ngircd_server, chat_config)
+    bot.wait_connected()
+    try:
+        with IrcPerson(ngircd_server.host, ngircd_server.port, "mallory") as mallory:
+            mallory.join("#ops")
+            mallory.say("#ops", f"jarvis: deploy {chat_designs.url}gna.yml")
+            mallory.wait_for(from_jarvis(lambda text: text == "sorry mallory, you may not deploy, plan or cancel here"))
+            mallory.say("#ops", "jarvis: status gna")
+            mallory.wait_for(from_jarvis(lambda text: text == "gna: no deployment recorded"))
+        with IrcPerson(ngircd_server.host, ngircd_server.port, "alice") as alice:
+            alice.join("#ops")
+            alice.say("#ops", "jarvis: deploy https://169.254.169.254/latest/meta-data/")
+            alice.wait_for(from_jarvis(lambda text: "not an allowed design host" in text))
+            alice.say("#ops", f"jarvis: deploy {chat_designs.url}redirect?to=https://example.org/x.yml")
+            alice.wait_for(from_jarvis(lambda text: "example.org is not an allowed design host" in text))
+    finally:
+        bot.stop()
+
+
+def test_irc_server_restart_mid_deployment(
+    chat_config: Config, chat_designs: designs.DesignServerInfo, tmp_path: Path
+) -> None:
+    info = ngircd.start(tmp_path / "ngircd")
+    bot = irc_bot(info, chat_config, backoff=Backoff(1.0, 1.0))
+    bot.wait_connected()
+    try:
+        alice = IrcPerson(info.host, info.port, "alice")
+        alice.join("#ops")
+        alice.say("#ops", f"jarvis: deploy {chat_designs.url}hlin.yml")
+        alice.wait_for(from_jarvis(lambda text: text.startswith("hlin: credentials")), timeout=30)
+        alice.close()
+        ngircd.restart(tmp_path / "ngircd")
+        with IrcPerson(info.host, info.port, "alice") as alice:
+            alice.join("#ops")
+            alice.wait_for(from_jarvis(lambda text: text.startswith("hlin is ready at 10.201.")), timeout=120)
+    finally:
+        bot.stop()
+        ngircd.stop(tmp_path / "ngircd")
+
+
+def xmpp_bot(info: XmppInfo, config: Config, room: str, backoff: Backoff | None = None) -> BotThread:
+    backend = XmppBackend(
+        info.jid("jarvis"),
+        info.passwords["jarvis"],
+        [room],
+        host=info.host,
+        port=info.port,
+        allow_plaintext=True,
+        rate_limit=RateLimiter(0.05, 10),
+        backoff=backoff or Backoff(0.1, 1),
+    )
+    return BotThread(config, [backend])
+
+
+async def hear(person: XmppPerson, sender: str, predicate: Callable[[str], bool], timeout: float) -> str:
+    """The first message from SENDER whose body satisfies PREDICATE (earlier ones are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        heard = await person.expect(sender, timeout=max(0.1, deadline - time.monotonic()))
+        if predicate(heard.body):
+            return heard.body
+
+
+def test_xmpp_deploy_from_url_and_ldap_then_status(
+    prosody_server: XmppInfo, chat_config: Config, chat_designs: designs.DesignServerInfo, world: dict
+) -> None:
+    put_design_in_ldap(world, "syn")
+    room = prosody_server.room("deploys")
+    jarvis = f"{room}/jarvis"
+    bot = xmpp_bot(prosody_server, chat_config, room)
+    bot.wait_connected()
+
+    async def conversation() -> None:
+        async with XmppPerson(prosody_server, "alice") as alice:
+            await alice.join(room, "alice")
+            alice.say(room, f"jarvis: deploy {chat_designs.url}ran.yml")
+            await hear(alice, jarvis, lambda body: body.startswith("alice: deploying ran"), 20)
+            await hear(alice, jarvis, lambda body: body == "ran: ssh - wait for SSH and record host keys", 60)
+            await hear(alice, jarvis, lambda body: body.startswith("ran is ready at 10.201."), 120)
+            alice.say(room, "jarvis: deploy cn=syn")
+            await hear(alice, jarvis, lambda body: "deploying syn from cn=syn" in body, 20)
+            await hear(alice, jarvis, lambda body: body.startswith("syn is ready at"), 120)
+            alice.tell(prosody_server.jid("jarvis"), "status ran")
+            await hear(alice, prosody_server.jid("jarvis"), lambda body: body.startswith("ran: ready at 10.201."), 20)
+        async with XmppPerson(prosody_server, "mallory") as mallory:
+            await mallory.join(room, "alice2")  # a borrowed nick changes nothing: the real JID decides
+            mallory.say(room, f"jarvis: deploy {chat_designs.url}gna.yml")
+            await hear(
+                mallory, jarvis, lambda body: body == "sorry alice2, you may not deploy, plan or cancel here", 20
+            )
+
+    try:
+        asyncio.run(conversation())
+    finally:
+        bot.stop()
+
+
+def test_xmpp_server_restart_mid_deployment(
+    chat_config: Config, chat_designs: designs.DesignServerInfo, tmp_path: Path
+) -> None:
+    users = {"jarvis": "jarvis-pw-1", "alice": "alice-pw-1"}
+    info = prosody.start(tmp_path / "prosody", users)
+    room = info.room("restart")
+    bot = xmpp_bot(info, chat_config, room, backoff=Backoff(1.0, 1.0))
+    bot.wait_connected()
+
+    async def before() -> None:
+        async with XmppPerson(info, "alice") as alice:
+            await alice.join(room, "alice")
+            alice.say(room, f"jarvis: deploy {chat_designs.url}vor.yml")
+            await hear(alice, f"{room}/jarvis", lambda body: body.startswith("vor: credentials"), 30)
+
+    async def after() -> None:
+        async with XmppPerson(info, "alice") as alice:
+            await alice.join(room, "alice")
+            await hear(alice, f"{room}/jarvis", lambda body: body.startswith("vor is ready at 10.201."), 120)
+
+    try:
+        asyncio.run(before())
+        prosody.restart(tmp_path / "prosody")
+        asyncio.run(after())
+    finally:
+        bot.stop()
+        prosody.stop(tmp_path / "prosody")
