@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+# Columns of `deployments` added after the first release: (name, definition), oldest first.
+MIGRATIONS = (
+    ("hosts_json", "TEXT NOT NULL DEFAULT '[]'"),
+    ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
 @dataclass
 class StageStatus:
     stage: str
@@ -163,6 +170,14 @@ class DeploymentStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a store made by an older jarvis up to this schema (columns added since)."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deployments)")}
+        for column, definition in MIGRATIONS:
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE deployments ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         self._db.close()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 from dataclasses import asdict
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 
 import yaml
 
-from sandbox import ec2, linode, named, slapd, vsphere
+from sandbox import designs, ec2, linode, named, ngircd, prosody, slapd, vsphere
 
-SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere")
+SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere", "xmpp")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def prefix_for(state_dir: Path) -> str:
@@ -38,6 +40,14 @@ def up(state_dir: Path) -> dict[str, Any]:
     ec2_info = ec2.start(state_dir / "ec2", prefix)
     linode_info = linode.start(state_dir / "linode", prefix + "l")
     vsphere_info = vsphere.start(state_dir / "vsphere", prefix + "v")
+    irc_info = ngircd.start(state_dir / "irc")
+    xmpp_passwords = _chat_passwords(state_dir)
+    xmpp_info = prosody.start(state_dir / "xmpp", xmpp_passwords)
+    design_files = state_dir / "designs" / "files"
+    design_files.mkdir(parents=True, exist_ok=True)
+    for example in EXAMPLES.glob("*.yml"):
+        shutil.copy(example, design_files / example.name)
+    designs_info = designs.start(state_dir / "designs", design_files)
     deploy_key = _deploy_key(state_dir)
     vault_password = state_dir / "vault-password"
     if not vault_password.exists():
@@ -57,6 +67,27 @@ def up(state_dir: Path) -> dict[str, Any]:
             "vsphere": {
                 "images": dict.fromkeys(("debian 6", "debian 12", "debian-12"), vsphere_info.template),
                 "regions": {"atlanta": vsphere_info.datacenter},
+            },
+        },
+        "bot": {
+            "nick": "jarvis",
+            "irc": {"host": irc_info.host, "port": irc_info.port, "channels": ["#ops"]},
+            "xmpp": {
+                "jid": xmpp_info.jid("jarvis"),
+                "password": xmpp_passwords["jarvis"],
+                "rooms": [xmpp_info.room("ops")],
+                "host": xmpp_info.host,
+                "port": xmpp_info.port,
+                "allow_plaintext": True,
+            },
+            # The sandbox trusts everyone on this machine; a real site names its operators.
+            "access": {
+                "deploy": ["irc:*!*@127.0.0.1", f"xmpp:alice@{xmpp_info.domain}"],
+                "status": ["irc:*!*@*", f"xmpp:*@{xmpp_info.domain}"],
+            },
+            "sources": {
+                "urls": {"allowed_hosts": ["127.0.0.1"], "allow_private": True, "ca_file": designs_info.ca_file},
+                "directories": [str(EXAMPLES), str(design_files)],
             },
         },
         "credentials": {
@@ -99,6 +130,9 @@ def up(state_dir: Path) -> dict[str, Any]:
         "ec2": asdict(ec2_info),
         "linode": asdict(linode_info),
         "vsphere": asdict(vsphere_info),
+        "irc": asdict(irc_info),
+        "xmpp": {**asdict(xmpp_info), "passwords": xmpp_passwords},
+        "designs": asdict(designs_info),
     }
     _write_private(state_dir / "sandbox.json", json.dumps(description, indent=2))
     return description
@@ -106,6 +140,9 @@ def up(state_dir: Path) -> dict[str, Any]:
 
 def down(state_dir: Path) -> None:
     """Stop every server and remove the sandbox's hosts; data dirs stay for a later ``up``."""
+    designs.stop(state_dir / "designs")
+    prosody.stop(state_dir / "xmpp")
+    ngircd.stop(state_dir / "irc")
     vsphere.stop(state_dir / "vsphere")
     linode.stop(state_dir / "linode")
     ec2.stop(state_dir / "ec2")
@@ -122,9 +159,18 @@ def status(state_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {"state_dir": str(state_dir), "up": False}
     for server in SERVERS:
-        for key in ("bind_password", "tsig_secret", "secret_key", "token", "password"):
+        for key in ("bind_password", "tsig_secret", "secret_key", "token", "password", "passwords"):
             description[server].pop(key, None)
     return {"up": True, **description}
+
+
+def _chat_passwords(state_dir: Path) -> dict[str, str]:
+    """The sandbox XMPP accounts (the bot's and alice's, for a person to try it), made once."""
+    path = state_dir / "xmpp-passwords.json"
+    if not path.exists():
+        _write_private(path, json.dumps({user: secrets.token_urlsafe(12) for user in ("jarvis", "alice")}))
+    passwords: dict[str, str] = json.loads(path.read_text())
+    return passwords
 
 
 def _deploy_key(state_dir: Path) -> Path:

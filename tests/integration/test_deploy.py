@@ -26,6 +26,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from orchestrator import DeploymentRunner, DeploymentStore, load_config, load_design_file
 from orchestrator.config import Config
 from orchestrator.events import Transition
+from sandbox import world as sandbox_world
 
 pytestmark = pytest.mark.integration
 
@@ -234,3 +235,12 @@ def test_a_failing_stage_is_reported_with_its_reason(jarvis_config: Config, jarv
     )
     assert status.returncode == 1
     assert status.stdout.startswith("njord: failed at stage instance: ")
+
+
+def test_sandbox_status_shows_no_secrets(world: dict) -> None:
+    status = json.dumps(sandbox_world.status(Path(world["state_dir"])))
+    for secret in (world["dns"]["tsig_secret"], world["ldap"]["bind_password"], world["ec2"]["secret_key"]):
+        assert secret not in status
+    for password in world["xmpp"]["passwords"].values():
+        assert password not in status
+    assert json.loads(status)["up"] is True

@@ -107,3 +107,19 @@ def test_every_playbook_stage_has_its_task_file() -> None:
         for block in play["tasks"]:
             name = block["block"][0]["ansible.builtin.import_role"]["tasks_from"]
             assert (tasks / f"{name}.yml").exists()
+
+
+def test_a_store_from_the_first_release_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute(
+        "CREATE TABLE deployments (id TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, "
+        "requested_by TEXT NOT NULL, state TEXT NOT NULL, created_at REAL NOT NULL, ended_at REAL)"
+    )
+    old.commit()
+    old.close()
+    store = DeploymentStore(tmp_path / "old.db")
+    deployment = store.create_deployment(HOSTS[:1], list(deploy_stages()), source="t", requested_by="me")
+    record = store.deployment(deployment)
+    assert record is not None and record["hosts"] == HOSTS[:1] and record["cancel_requested"] == 0
