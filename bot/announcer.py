@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.backends.base import Backend, Place
@@ -27,14 +28,35 @@ def ready_line(host: HostStatus) -> str:
     return f"{host.hostname} is ready at {host.facts.get('ip', '?')} ({fingerprints}) after {elapsed}"
 
 
+@dataclass
+class _Batch:
+    """What one round has to say to one place: stage starts merged per stage, other lines as they come."""
+
+    lines: list[str | list[str]] = field(default_factory=list)  # a list: hosts starting the stage at key
+    starts: dict[str, list[str]] = field(default_factory=dict)  # stage -> hosts, in the order they started
+
+    def start(self, host: str, stage: str) -> None:
+        if stage not in self.starts:
+            self.starts[stage] = []
+            self.lines.append(self.starts[stage])
+            self.starts[stage].append(stage)  # the first item names the stage
+        self.starts[stage].append(host)
+
+    def render(self) -> list[str]:
+        out = []
+        for item in self.lines:
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                stage, hosts = item[0], item[1:]
+                title = BY_ID[stage].title if stage in BY_ID else stage
+                out.append(f"{', '.join(hosts)}: {stage} - {title}")
+        return out
+
+
 def event_line(event: dict[str, Any], store: DeploymentStore) -> str | None:
-    """One line for one stored event, or None for events chat does not need."""
+    """One line for a stored event other than a stage start, or None for events chat does not need."""
     host, stage, kind = event["hostname"], event["stage"], event["kind"]
-    if kind == "running" and stage == "ready":
-        return None  # the "is ready at …" line says it better
-    if kind == "running":
-        title = BY_ID[stage].title if stage in BY_ID else stage
-        return f"{host}: {stage} - {title}"
     if kind == "failed":
         return f"{host} FAILED at stage {stage}: {event['text']}"
     if kind == "canceled":
@@ -65,27 +87,38 @@ class Announcer:
         self._stopped.set()
 
     async def once(self) -> None:
-        """Send what happened since last time to every subscribed place whose backend is here."""
+        """Send what happened since last time to every subscribed place whose backend is here.
+
+        Stage starts of several hosts (a cluster, or deployments started side by side) that reach a
+        place in the same round become one line, so a busy channel stays readable and within the
+        network's flood limits.
+        """
+        batches: dict[Place, _Batch] = {}
+        progress = []
         for sub in self.store.open_subscriptions():
-            backend = self.backends.get(sub["protocol"])
-            if backend is None:
+            if sub["protocol"] not in self.backends:
                 continue
             place = Place(sub["protocol"], sub["target"], bool(sub["private"]))
+            batch = batches.setdefault(place, _Batch())
             deployment = self.store.deployment(sub["deployment_id"])
             events = self.store.events(sub["deployment_id"], after=sub["last_seq"])
-            last = sub["last_seq"]
             plan = deployment is not None and deployment["kind"] == "plan"
             for event in events:
-                line = None if plan and event["kind"] != "failed" else event_line(event, self.store)
-                if line:
-                    await backend.send(place, line)
-                last = event["seq"]
+                if event["kind"] == "running" and event["stage"] != "ready" and not plan:
+                    batch.start(event["hostname"], event["stage"])
+                elif (line := event_line(event, self.store)) and (not plan or event["kind"] == "failed"):
+                    batch.lines.append(line)
             done = deployment is None or deployment["state"] in ENDED
             if done and deployment is not None:
-                for line in self._closing(deployment):
-                    await backend.send(place, line)
+                batch.lines.extend(self._closing(deployment))
             if events or done:
-                self.store.advance_subscription(sub["deployment_id"], sub["protocol"], sub["target"], last, done)
+                last = events[-1]["seq"] if events else sub["last_seq"]
+                progress.append((sub["deployment_id"], sub["protocol"], sub["target"], last, done))
+        for place, batch in batches.items():
+            for line in batch.render():
+                await self.backends[place.protocol].send(place, line)
+        for record in progress:
+            self.store.advance_subscription(*record)
 
     def _closing(self, deployment: dict[str, Any]) -> list[str]:
         hosts = self.store.deployment_hosts(deployment["id"])
