@@ -22,33 +22,13 @@ from bot.core import Command, addressed_command
 from bot.sources import SourceError, UrlPolicy, fetch_url, gist_raw_url
 from orchestrator.config import Config
 from sandbox import designs
+from tests.integration.fixtures_designs import publish
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = "alice!alice@127.0.0.1"
 STRANGER = "mallory!m@203.0.113.9"
-
-
-@pytest.fixture(scope="module")
-def design_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[designs.DesignServerInfo]:
-    directory = tmp_path_factory.mktemp("designs")
-    for name in ("baldr", "hoenir", "vali", "vidar"):
-        (directory / f"{name}.yml").write_text((REPO / "examples" / "loki.yml").read_text().replace("loki", name))
-    (directory / "huge.yml").write_text("# " + "x" * 70000)
-    bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
-    bomb += [f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
-    (directory / "bomb.yml").write_text("\n".join(bomb))
-    cert, key = designs.make_certificate(directory.parent)
-    from sandbox._process import free_port
-
-    port = free_port()
-    server = designs.serve(directory, port, cert, key)
-    try:
-        yield designs.DesignServerInfo(f"https://127.0.0.1:{port}/", port, str(cert), str(directory))
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +95,7 @@ def test_addressing() -> None:
 def test_deploy_from_a_url_announces_every_stage_and_ready(
     session: Session, design_server: designs.DesignServerInfo
 ) -> None:
-    session.say(f"jarvis: deploy {design_server.url}baldr.yml")
+    session.say(f"jarvis: deploy {publish(design_server, 'baldr')}")
     started = session.wait_for(lambda line: "deploying baldr" in line)
     assert "deployment" in started
     ready = session.wait_for(lambda line: line.startswith("baldr is ready at 10.201."))
@@ -146,7 +126,7 @@ def test_deploy_from_ldap(session: Session, world: dict) -> None:
 
 
 def test_strangers_may_ask_status_but_not_deploy(session: Session, design_server: designs.DesignServerInfo) -> None:
-    session.say(f"jarvis: deploy {design_server.url}vali.yml", who=STRANGER)
+    session.say(f"jarvis: deploy {publish(design_server, 'vali')}", who=STRANGER)
     assert session.wait_for(lambda line: "sorry mallory, you may not deploy" in line)
     session.say("jarvis: status vali", who=STRANGER)
     assert session.wait_for(lambda line: line == "vali: no deployment recorded")
@@ -168,6 +148,10 @@ def test_strangers_may_ask_status_but_not_deploy(session: Session, design_server
 def test_hostile_design_urls_are_refused(
     session: Session, design_server: designs.DesignServerInfo, path: str, problem: str
 ) -> None:
+    publish(design_server, "huge", "# " + "x" * 70000)
+    bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    bomb += [f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    publish(design_server, "bomb", "\n".join(bomb))
     session.say(f"jarvis: deploy {design_server.url}{path}")
     assert session.wait_for(lambda line: line.startswith("alice: ") and problem in line, timeout=20)
     assert "deploying" not in " ".join(session.backend.lines())
@@ -176,7 +160,7 @@ def test_hostile_design_urls_are_refused(
 def test_url_policy_refuses_private_addresses_and_plain_http(design_server: designs.DesignServerInfo) -> None:
     strict = UrlPolicy(allowed_hosts=["127.0.0.1"], ca_file=design_server.ca_file)
     with pytest.raises(SourceError, match="loopback or private"):
-        fetch_url(f"{design_server.url}vali.yml", strict)
+        fetch_url(publish(design_server, "vali"), strict)
     with pytest.raises(SourceError, match="only https"):
         fetch_url(f"http://127.0.0.1:{design_server.port}/vali.yml", strict)
     with pytest.raises(SourceError, match="credentials in URLs"):
@@ -184,7 +168,7 @@ def test_url_policy_refuses_private_addresses_and_plain_http(design_server: desi
     # The sandbox's CA is the only one trusted for it: without it the TLS check fails.
     untrusted = UrlPolicy(allowed_hosts=["127.0.0.1"], allow_private=True)
     with pytest.raises(SourceError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
-        fetch_url(f"{design_server.url}vali.yml", untrusted)
+        fetch_url(publish(design_server, "vali"), untrusted)
 
 
 def test_gist_pages_become_raw_urls() -> None:
@@ -200,7 +184,7 @@ def test_a_restarted_bot_finishes_the_announcements(
     bot_config: Config, design_server: designs.DesignServerInfo
 ) -> None:
     first = Session(bot_config)
-    first.say(f"jarvis: deploy {design_server.url}hoenir.yml")
+    first.say(f"jarvis: deploy {publish(design_server, 'hoenir')}")
     first.wait_for(lambda line: line.startswith("hoenir: instance"))
     first.close()  # the bot goes away mid-deployment; the worker process goes on
 
@@ -214,7 +198,7 @@ def test_a_restarted_bot_finishes_the_announcements(
 
 
 def test_cancel_and_status_of_everything(session: Session, design_server: designs.DesignServerInfo) -> None:
-    session.say(f"jarvis: deploy {design_server.url}vidar.yml")
+    session.say(f"jarvis: deploy {publish(design_server, 'vidar')}")
     session.wait_for(lambda line: "deploying vidar" in line)
     session.say("jarvis: status")
     assert session.wait_for(lambda line: line.startswith("vidar: running") or line.startswith("vidar: pending"))

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import ldap3
@@ -22,16 +22,15 @@ from bot.backends.irc import IrcBackend
 from bot.backends.xmpp import XmppBackend
 from orchestrator.config import Config
 from sandbox import designs, ngircd, prosody
-from sandbox._process import free_port
 from sandbox.ngircd import IrcInfo
 from sandbox.prosody import XmppInfo
+from tests.integration.fixtures_designs import publish
 from tests.support.irc_person import IrcLine, IrcPerson
 from tests.support.xmpp_person import XmppPerson
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-NAMES = ("eir", "gna", "hlin", "saga", "syn", "ran", "vor")
 
 
 class BotThread:
@@ -65,28 +64,13 @@ class BotThread:
 
 
 @pytest.fixture(scope="module")
-def chat_designs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[designs.DesignServerInfo]:
-    directory = tmp_path_factory.mktemp("chat-designs")
-    for name in NAMES:
-        (directory / f"{name}.yml").write_text((REPO / "examples" / "loki.yml").read_text().replace("loki", name))
-    cert, key = designs.make_certificate(directory.parent)
-    port = free_port()
-    server = designs.serve(directory, port, cert, key)
-    try:
-        yield designs.DesignServerInfo(f"https://127.0.0.1:{port}/", port, str(cert), str(directory))
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def chat_config(jarvis_config: Config, chat_designs: designs.DesignServerInfo) -> Config:
+def chat_config(jarvis_config: Config, design_server: designs.DesignServerInfo) -> Config:
     return dataclasses.replace(
         jarvis_config,
         bot={
             "access": {"deploy": ["irc:alice!~user@127.0.0.1", "xmpp:alice@*"], "status": ["irc:*!*@*"]},
             "sources": {
-                "urls": {"allowed_hosts": ["127.0.0.1"], "allow_private": True, "ca_file": chat_designs.ca_file}
+                "urls": {"allowed_hosts": ["127.0.0.1"], "allow_private": True, "ca_file": design_server.ca_file}
             },
         },
     )
@@ -114,7 +98,7 @@ def put_design_in_ldap(world: dict, name: str) -> None:
 
 
 def test_irc_deploy_from_url_and_ldap_then_status(
-    ngircd_server: IrcInfo, chat_config: Config, chat_designs: designs.DesignServerInfo, world: dict
+    ngircd_server: IrcInfo, chat_config: Config, design_server: designs.DesignServerInfo, world: dict
 ) -> None:
     put_design_in_ldap(world, "saga")
     bot = irc_bot(ngircd_server, chat_config)
@@ -122,7 +106,7 @@ def test_irc_deploy_from_url_and_ldap_then_status(
     try:
         with IrcPerson(ngircd_server.host, ngircd_server.port, "alice") as alice:
             alice.join("#ops")
-            alice.say("#ops", f"jarvis: deploy {chat_designs.url}eir.yml")
+            alice.say("#ops", f"jarvis: deploy {publish(design_server, 'eir')}")
             alice.wait_for(from_jarvis(lambda text: text.startswith("alice: deploying eir")), timeout=20)
             alice.wait_for(from_jarvis(lambda text: text == "eir: dns - write DNS A, PTR and SSHFP records"), 60)
             alice.wait_for(from_jarvis(lambda text: text.startswith("eir is ready at 10.201.")), timeout=120)
@@ -141,14 +125,14 @@ def test_irc_deploy_from_url_and_ldap_then_status(
 
 
 def test_irc_refuses_strangers_and_hostile_urls(
-    ngircd_server: IrcInfo, chat_config: Config, chat_designs: designs.DesignServerInfo
+    ngircd_server: IrcInfo, chat_config: Config, design_server: designs.DesignServerInfo
 ) -> None:
     bot = irc_bot(ngircd_server, chat_config)
     bot.wait_connected()
     try:
         with IrcPerson(ngircd_server.host, ngircd_server.port, "mallory") as mallory:
             mallory.join("#ops")
-            mallory.say("#ops", f"jarvis: deploy {chat_designs.url}gna.yml")
+            mallory.say("#ops", f"jarvis: deploy {publish(design_server, 'gna')}")
             mallory.wait_for(from_jarvis(lambda text: text == "sorry mallory, you may not deploy, plan or cancel here"))
             mallory.say("#ops", "jarvis: status gna")
             mallory.wait_for(from_jarvis(lambda text: text == "gna: no deployment recorded"))
@@ -156,14 +140,14 @@ def test_irc_refuses_strangers_and_hostile_urls(
             alice.join("#ops")
             alice.say("#ops", "jarvis: deploy https://169.254.169.254/latest/meta-data/")
             alice.wait_for(from_jarvis(lambda text: "not an allowed design host" in text))
-            alice.say("#ops", f"jarvis: deploy {chat_designs.url}redirect?to=https://example.org/x.yml")
+            alice.say("#ops", f"jarvis: deploy {design_server.url}redirect?to=https://example.org/x.yml")
             alice.wait_for(from_jarvis(lambda text: "example.org is not an allowed design host" in text))
     finally:
         bot.stop()
 
 
 def test_irc_server_restart_mid_deployment(
-    chat_config: Config, chat_designs: designs.DesignServerInfo, tmp_path: Path
+    chat_config: Config, design_server: designs.DesignServerInfo, tmp_path: Path
 ) -> None:
     info = ngircd.start(tmp_path / "ngircd")
     bot = irc_bot(info, chat_config, backoff=Backoff(1.0, 1.0))
@@ -171,7 +155,7 @@ def test_irc_server_restart_mid_deployment(
     try:
         alice = IrcPerson(info.host, info.port, "alice")
         alice.join("#ops")
-        alice.say("#ops", f"jarvis: deploy {chat_designs.url}hlin.yml")
+        alice.say("#ops", f"jarvis: deploy {publish(design_server, 'hlin')}")
         alice.wait_for(from_jarvis(lambda text: text.startswith("hlin: credentials")), timeout=30)
         alice.close()
         ngircd.restart(tmp_path / "ngircd")
@@ -207,7 +191,7 @@ async def hear(person: XmppPerson, sender: str, predicate: Callable[[str], bool]
 
 
 def test_xmpp_deploy_from_url_and_ldap_then_status(
-    prosody_server: XmppInfo, chat_config: Config, chat_designs: designs.DesignServerInfo, world: dict
+    prosody_server: XmppInfo, chat_config: Config, design_server: designs.DesignServerInfo, world: dict
 ) -> None:
     put_design_in_ldap(world, "syn")
     room = prosody_server.room("deploys")
@@ -218,7 +202,7 @@ def test_xmpp_deploy_from_url_and_ldap_then_status(
     async def conversation() -> None:
         async with XmppPerson(prosody_server, "alice") as alice:
             await alice.join(room, "alice")
-            alice.say(room, f"jarvis: deploy {chat_designs.url}ran.yml")
+            alice.say(room, f"jarvis: deploy {publish(design_server, 'ran')}")
             await hear(alice, jarvis, lambda body: body.startswith("alice: deploying ran"), 20)
             await hear(alice, jarvis, lambda body: body == "ran: ssh - wait for SSH and record host keys", 60)
             await hear(alice, jarvis, lambda body: body.startswith("ran is ready at 10.201."), 120)
@@ -229,7 +213,7 @@ def test_xmpp_deploy_from_url_and_ldap_then_status(
             await hear(alice, prosody_server.jid("jarvis"), lambda body: body.startswith("ran: ready at 10.201."), 20)
         async with XmppPerson(prosody_server, "mallory") as mallory:
             await mallory.join(room, "alice2")  # a borrowed nick changes nothing: the real JID decides
-            mallory.say(room, f"jarvis: deploy {chat_designs.url}gna.yml")
+            mallory.say(room, f"jarvis: deploy {publish(design_server, 'gna')}")
             await hear(
                 mallory, jarvis, lambda body: body == "sorry alice2, you may not deploy, plan or cancel here", 20
             )
@@ -241,7 +225,7 @@ def test_xmpp_deploy_from_url_and_ldap_then_status(
 
 
 def test_xmpp_server_restart_mid_deployment(
-    chat_config: Config, chat_designs: designs.DesignServerInfo, tmp_path: Path
+    chat_config: Config, design_server: designs.DesignServerInfo, tmp_path: Path
 ) -> None:
     users = {"jarvis": "jarvis-pw-1", "alice": "alice-pw-1"}
     info = prosody.start(tmp_path / "prosody", users)
@@ -252,7 +236,7 @@ def test_xmpp_server_restart_mid_deployment(
     async def before() -> None:
         async with XmppPerson(info, "alice") as alice:
             await alice.join(room, "alice")
-            alice.say(room, f"jarvis: deploy {chat_designs.url}vor.yml")
+            alice.say(room, f"jarvis: deploy {publish(design_server, 'vor')}")
             await hear(alice, f"{room}/jarvis", lambda body: body.startswith("vor: credentials"), 30)
 
     async def after() -> None:
