@@ -58,6 +58,7 @@ TOP_KEYS = {
     "home",
     "vault_password_file",
     "authorized_keys",
+    "ssh_private_key",
     "address",
     "ec2",
     "linode",
@@ -82,6 +83,7 @@ class Config:
     home: Path = field(default_factory=default_home)
     vault_password_file: Path | None = None
     authorized_keys: list[str] = field(default_factory=list)
+    ssh_private_key: Path | None = None  # jarvis's own key, whose public half is in authorized_keys
     address: str = "private"
     ec2: dict[str, Any] = field(default_factory=dict)
     linode: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +122,8 @@ class Config:
             "jarvis_secrets_dir": str(self.secrets_dir),
             "jarvis_vault_password_file": str(self.vault_password_file or ""),
             "jarvis_mappings": self.mappings,
+            "jarvis_known_hosts_dir": str(self.home / "known_hosts"),
+            **({"ansible_ssh_private_key_file": str(self.ssh_private_key)} if self.ssh_private_key else {}),
         }
 
 
@@ -157,6 +161,7 @@ def load_config(explicit: str | None = None) -> Config:
     config = Config(
         vault_password_file=_path(raw.get("vault_password_file") or os.environ.get("JARVIS_VAULT_PASSWORD_FILE")),
         authorized_keys=list(raw.get("authorized_keys") or []),
+        ssh_private_key=_path(raw.get("ssh_private_key")),
         address=str(raw.get("address", "private")),
         ec2=dict(raw.get("ec2") or {}),
         linode=dict(raw.get("linode") or {}),

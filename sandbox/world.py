@@ -55,6 +55,7 @@ def up(state_dir: Path) -> dict[str, Any]:
     config = {
         "vault_password_file": str(vault_password),
         "authorized_keys": [deploy_key.with_suffix(".pub").read_text().strip()],
+        "ssh_private_key": str(deploy_key),
         "address": "private",
         "ec2": {"subnet_id": ec2_info.subnet_id, "security_group_ids": [ec2_info.security_group_id]},
         "vsphere": {
