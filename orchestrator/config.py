@@ -39,6 +39,11 @@ CREDENTIAL_ENV: dict[str, dict[str, str]] = {
         "hosts_dn": "JARVIS_LDAP_HOSTS_DN",
     },
     "linode": {"token": "LINODE_API_TOKEN", "api_url": "LINODE_API_URL"},
+    "alertmanager": {
+        "url": "JARVIS_ALERTMANAGER_URL",
+        "username": "JARVIS_ALERTMANAGER_USER",
+        "password": "JARVIS_ALERTMANAGER_PASSWORD",
+    },
     "vsphere": {
         "host": "VMWARE_HOST",
         "port": "VMWARE_PORT",
@@ -53,6 +58,7 @@ SECRET_KEYS = {
     ("ldap", "bind_password"),
     ("linode", "token"),
     ("vsphere", "password"),
+    ("alertmanager", "password"),
 }
 TOP_KEYS = {
     "home",

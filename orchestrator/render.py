@@ -50,6 +50,11 @@ MODULE_DEFAULTS: dict[str, dict[str, str]] = {
         "password": _secret("vsphere", "password"),
         "validate_certs": _secret("vsphere", "validate_certs"),
     },
+    "group/jarvis.deploy.alertmanager": {
+        "url": _secret("alertmanager", "url"),
+        "username": _secret("alertmanager", "username"),
+        "password": _secret("alertmanager", "password"),
+    },
     "group/jarvis.deploy.ldap": {
         "server_uri": _secret("ldap", "uri"),
         "bind_dn": _secret("ldap", "bind_dn"),

@@ -19,9 +19,9 @@ from typing import Any
 
 import yaml
 
-from sandbox import designs, ec2, linode, named, ngircd, prosody, slapd, vsphere
+from sandbox import alertmanager, designs, ec2, linode, named, ngircd, prosody, slapd, vsphere
 
-SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere", "xmpp")
+SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere", "xmpp", "alertmanager")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -40,6 +40,7 @@ def up(state_dir: Path) -> dict[str, Any]:
     ec2_info = ec2.start(state_dir / "ec2", prefix)
     linode_info = linode.start(state_dir / "linode", prefix + "l")
     vsphere_info = vsphere.start(state_dir / "vsphere", prefix + "v")
+    alertmanager_info = alertmanager.start(state_dir / "alertmanager", password=_secret(state_dir, "alertmanager"))
     irc_info = ngircd.start(state_dir / "irc")
     xmpp_passwords = _chat_passwords(state_dir)
     xmpp_info = prosody.start(state_dir / "xmpp", xmpp_passwords)
@@ -106,6 +107,11 @@ def up(state_dir: Path) -> dict[str, Any]:
                 "key_algorithm": dns_info.tsig_algorithm,
             },
             "linode": {"token": linode_info.token, "api_url": linode_info.base_url},
+            "alertmanager": {
+                "url": alertmanager_info.url,
+                "username": alertmanager_info.username,
+                "password": alertmanager_info.password,
+            },
             "vsphere": {
                 "host": vsphere_info.host,
                 "port": str(vsphere_info.port),
@@ -131,6 +137,7 @@ def up(state_dir: Path) -> dict[str, Any]:
         "ec2": asdict(ec2_info),
         "linode": asdict(linode_info),
         "vsphere": asdict(vsphere_info),
+        "alertmanager": asdict(alertmanager_info),
         "irc": asdict(irc_info),
         "xmpp": {**asdict(xmpp_info), "passwords": xmpp_passwords},
         "designs": asdict(designs_info),
@@ -142,6 +149,7 @@ def up(state_dir: Path) -> dict[str, Any]:
 def down(state_dir: Path) -> None:
     """Stop every server and remove the sandbox's hosts; data dirs stay for a later ``up``."""
     designs.stop(state_dir / "designs")
+    alertmanager.stop(state_dir / "alertmanager")
     prosody.stop(state_dir / "xmpp")
     ngircd.stop(state_dir / "irc")
     vsphere.stop(state_dir / "vsphere")
@@ -163,6 +171,14 @@ def status(state_dir: Path) -> dict[str, Any]:
         for key in ("bind_password", "tsig_secret", "secret_key", "token", "password", "passwords"):
             description[server].pop(key, None)
     return {"up": True, **description}
+
+
+def _secret(state_dir: Path, name: str) -> str:
+    """A random secret for a sandbox server, made once and kept in the state dir (mode 0600)."""
+    path = state_dir / f"{name}.secret"
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(24))
+    return path.read_text()
 
 
 def _chat_passwords(state_dir: Path) -> dict[str, str]:

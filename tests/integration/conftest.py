@@ -1,3 +1,4 @@
+from tests.integration.fixtures_alertmanager import *  # noqa: F403
 from tests.integration.fixtures_designs import *  # noqa: F403
 from tests.integration.fixtures_dns import *  # noqa: F403
 from tests.integration.fixtures_ec2 import *  # noqa: F403

@@ -47,19 +47,55 @@ def run_module(
 
     The result also carries ``_stdout``: everything ansible printed, for secret-leak checks.
     """
+    play = {"hosts": "localhost", "gather_facts": False, "connection": "local"}
+    return _run_task(play, "localhost", module, args, check=check, diff=diff, env=env)
+
+
+def run_module_on(
+    host_ip: str,
+    private_key: Path,
+    module: str,
+    args: dict[str, Any],
+    *,
+    check: bool = False,
+    diff: bool = False,
+) -> dict[str, Any]:
+    """Run ``jarvis.deploy.<module>`` (or any FQCN) ON the host HOST_IP, over SSH as root with PRIVATE_KEY.
+
+    The module executes with the host's own /usr/bin/python3, as it does in a deployment; the result
+    carries ``_stdout`` like :func:`run_module`'s.
+    """
+    play = {
+        "hosts": host_ip,
+        "gather_facts": False,
+        "vars": {
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(private_key),
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            "ansible_pipelining": True,
+        },
+    }
+    return _run_task(play, host_ip, module, args, check=check, diff=diff)
+
+
+def _run_task(
+    play: dict[str, Any],
+    host: str,
+    module: str,
+    args: dict[str, Any],
+    *,
+    check: bool,
+    diff: bool,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run PLAY with the one task ``MODULE: ARGS`` against the inventory ``HOST,``; HOST's result."""
     fqcn = module if "." in module else f"jarvis.deploy.{module}"
-    play = [
-        {
-            "hosts": "localhost",
-            "gather_facts": False,
-            "connection": "local",
-            "tasks": [{"name": "under test", fqcn: args, "register": "result", "ignore_errors": True}],
-        }
-    ]
+    plays = [{**play, "tasks": [{"name": "under test", fqcn: args, "register": "result", "ignore_errors": True}]}]
     with tempfile.TemporaryDirectory(prefix="jarvis-module-") as tmp:
         playbook = Path(tmp) / "play.json"
-        playbook.write_text(json.dumps(play))
-        argv = ["ansible-playbook", "-i", "localhost,", str(playbook)]
+        playbook.write_text(json.dumps(plays))
+        argv = ["ansible-playbook", "-i", f"{host},", str(playbook)]
         if check:
             argv.append("--check")
         if diff:
@@ -75,6 +111,6 @@ def run_module(
         report = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
         raise AssertionError(f"ansible-playbook gave no JSON:\n{proc.stdout}\n{proc.stderr}") from exc
-    result: dict[str, Any] = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result: dict[str, Any] = report["plays"][0]["tasks"][0]["hosts"][host]
     result["_stdout"] = proc.stdout + proc.stderr
     return result
