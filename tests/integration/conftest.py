@@ -2,6 +2,7 @@ from tests.integration.fixtures_alertmanager import *  # noqa: F403
 from tests.integration.fixtures_designs import *  # noqa: F403
 from tests.integration.fixtures_dns import *  # noqa: F403
 from tests.integration.fixtures_ec2 import *  # noqa: F403
+from tests.integration.fixtures_gitserver import *  # noqa: F403
 from tests.integration.fixtures_irc import *  # noqa: F403
 from tests.integration.fixtures_ldap import *  # noqa: F403
 from tests.integration.fixtures_linode import *  # noqa: F403

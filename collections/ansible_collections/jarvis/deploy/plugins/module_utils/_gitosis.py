@@ -1,0 +1,523 @@
+# Private to this collection.
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Register a host's SSH key in a gitosis-admin repository with git over SSH, behind jarvis.deploy.gitosis_key.
+
+gitosis reads ``gitosis.conf`` with Python 2's ConfigParser and takes the key of member M from
+``keydir/M.pub``. The file is edited line by line, never re-written through a config parser, so that
+comments, order and every other section stay as they were.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+# gitosis accepts a key file only when its member name matches this (gitosis/ssh.py).
+MEMBER_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]*(@[a-zA-Z][a-zA-Z0-9.-]*)?$")
+GROUP_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.@-]*$")
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ssh-dss",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+CONF_FILE = "gitosis.conf"
+KEY_DIR = "keydir"
+
+_SCP_REMOTE_RE = re.compile(r"^(?:[^@/:\s]+@)?(?:[^@/:\s\[\]]+|\[[^\]\s/]+\]):[^\s]+$")
+_SSH_URL_RE = re.compile(r"^ssh://(?:[^@/\s]+@)?(?:[^@/:\s\[\]]+|\[[^\]\s/]+\])(?::(?P<port>\d+))?/[^\s]*$")
+_SECTION_RE = re.compile(r"^\[(?P<name>[^\]]*)\]")
+_OPTION_RE = re.compile(r"^(?P<key>[^\s=:#;\[][^=:]*?)\s*[=:]")
+# A push that lost a race: the branch moved (client side) or its ref could not be updated (server side).
+_STALE_PUSH_RE = re.compile(r"\[rejected\]|\[remote rejected\].*(lock|failed to update ref|incorrect old value)")
+_URL_PASSWORD_RE = re.compile(r"(://[^/@:\s]+):[^/@\s]+@")
+
+
+class GitosisError(Exception):
+    """A failure whose message is safe to show: git's own words, with URL passwords masked."""
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def check_member(member):
+    """MEMBER names the key file, so it may hold no path separator, whitespace or other surprise."""
+    if not MEMBER_RE.fullmatch(member or ""):
+        raise GitosisError(
+            f"member {member!r} is not a valid gitosis member name: it must look like user or user@host"
+            " (letters, digits, '.', '_', '-'; no path separators, no whitespace)"
+        )
+
+
+def check_group(group):
+    if not GROUP_RE.fullmatch(group or ""):
+        raise GitosisError(f"group {group!r} is not a valid group name (letters, digits, '.', '_', '@', '-')")
+
+
+def normalise_public_key(public_key):
+    """The one OpenSSH public key line in PUBLIC_KEY, whitespace-trimmed; GitosisError when it is not one."""
+    text = (public_key or "").strip()
+    if not text:
+        raise GitosisError("public_key is empty")
+    if "\n" in text or "\r" in text:
+        raise GitosisError("public_key must be exactly one OpenSSH public key line")
+    fields = text.split(None, 2)
+    if fields[0] not in KEY_TYPES:
+        raise GitosisError(f"public_key does not start with a known key type ({', '.join(KEY_TYPES)})")
+    if len(fields) < 2:
+        raise GitosisError("public_key has no key data after its type")
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise GitosisError("public_key's key data is not valid base64") from None
+    name_length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
+    if blob[4 : 4 + name_length] != fields[0].encode():
+        raise GitosisError(f"public_key's key data is not a {fields[0]} key")
+    return " ".join(fields)
+
+
+def check_remote(remote):
+    """Only SSH remotes: scp-like ``user@host:path`` or ``ssh://user@host[:port]/path``.
+
+    Returns the port written in an ssh:// URL, or None.
+    """
+    if remote.startswith("-"):
+        raise GitosisError(f"remote {remote!r} must not start with '-'")
+    url = _SSH_URL_RE.fullmatch(remote)
+    if url:
+        return int(url.group("port")) if url.group("port") else None
+    if "://" in remote or "::" in remote or not _SCP_REMOTE_RE.fullmatch(remote):
+        raise GitosisError(
+            f"remote {remote!r} is not an SSH remote: write it as user@host:path.git (or ssh://user@host/path.git)"
+        )
+    return None
+
+
+# --- gitosis.conf, edited line by line ----------------------------------------------------------
+
+
+def _sections(lines):
+    """(name, header index, end index) of every section, the name's whitespace collapsed."""
+    found = []
+    for index, line in enumerate(lines):
+        match = _SECTION_RE.match(line)
+        if match:
+            if found:
+                found[-1][2] = index
+            found.append([" ".join(match.group("name").split()), index, len(lines)])
+    return [tuple(section) for section in found]
+
+
+def _group_sections(lines):
+    """{group name: (header index, end index)} for every ``[group NAME]``; the first one wins."""
+    groups = {}
+    for name, start, end in _sections(lines):
+        words = name.split(" ", 1)
+        if words[0] == "group" and len(words) == 2:
+            groups.setdefault(words[1], (start, end))
+    return groups
+
+
+def _split_comment(line, first):
+    """(value part, inline comment) of a value line; ConfigParser strips `` ;...`` on the option's line only."""
+    if first:
+        match = re.search(r"\s;", line)
+        if match:
+            return line[: match.start()], line[match.start() :].lstrip()
+    return line, ""
+
+
+def _members_lines(lines, start, end):
+    """Indexes of the lines holding the ``members`` value in section [start, end): option line first."""
+    for index in range(start + 1, end):
+        match = _OPTION_RE.match(lines[index])
+        if match and match.group("key").strip().lower() == "members":
+            found = [index]
+            for following in range(index + 1, end):
+                text = lines[following]
+                if not text.strip() or text[0] in "#;":
+                    continue
+                if not text[0].isspace():
+                    break
+                found.append(following)
+            return found
+    return []
+
+
+def _value_start(line):
+    """Where the value begins on an option line: after the first ``=`` or ``:``, as ConfigParser splits it."""
+    return re.search(r"[=:]", line).end()
+
+
+def _tokens(lines, indexes):
+    tokens = []
+    for position, index in enumerate(indexes):
+        value = _split_comment(lines[index], position == 0)[0]
+        tokens.extend((value[_value_start(value) :] if position == 0 else value).split())
+    return tokens
+
+
+def add_member(conf_text, group, member):
+    """(new text, action) with MEMBER added to [group GROUP], the group created when missing; action None if there."""
+    lines = conf_text.split("\n")
+    section = _group_sections(lines).get(group)
+    if section is None:
+        body = conf_text
+        if body and not body.endswith("\n"):
+            body += "\n"
+        if body.strip() and not body.endswith("\n\n"):
+            body += "\n"
+        body += f"[group {group}]\nmembers = {member}\n"
+        return body, f"create group {group} with member {member} in {CONF_FILE}"
+    indexes = _members_lines(lines, *section)
+    if not indexes:
+        lines.insert(section[0] + 1, f"members = {member}")
+    elif member in _tokens(lines, indexes):
+        return conf_text, None
+    else:
+        last = indexes[-1]
+        value, comment = _split_comment(lines[last], len(indexes) == 1)
+        lines[last] = f"{value.rstrip()} {member}" + (f" {comment}" if comment else "")
+    return "\n".join(lines), f"add {member} to group {group} in {CONF_FILE}"
+
+
+def remove_member(conf_text, member):
+    """(new text, actions) with MEMBER taken out of every group's members; other lines untouched."""
+    lines = conf_text.split("\n")
+    actions = []
+    drop = set()
+    for group, section in _group_sections(lines).items():
+        indexes = _members_lines(lines, *section)
+        if member not in _tokens(lines, indexes):
+            continue
+        for position, index in enumerate(indexes):
+            value, comment = _split_comment(lines[index], position == 0)
+            if position == 0:
+                separator = _value_start(value)
+                head, rest = value[:separator], value[separator:]
+            else:
+                head, rest = value[: len(value) - len(value.lstrip())], value.lstrip()
+            words = rest.split()
+            if member not in words:
+                continue
+            kept = [word for word in words if word != member]
+            if position > 0 and not kept and not comment:
+                drop.add(index)
+                continue
+            lines[index] = (head + (" " if position == 0 and kept else "") + " ".join(kept)).rstrip() + (
+                f" {comment}" if comment else ""
+            )
+        actions.append(f"remove {member} from group {group} in {CONF_FILE}")
+    if not actions:
+        return conf_text, []
+    return "\n".join(line for index, line in enumerate(lines) if index not in drop), actions
+
+
+# --- the change -------------------------------------------------------------------------------
+
+
+def key_file(member):
+    return f"{KEY_DIR}/{member}.pub"
+
+
+def plan(files, member, public_key, group, state):
+    """What to change: {"files": {path: new text or None to delete}, "actions": [...], "message": str}.
+
+    FILES maps the repository paths of gitosis.conf and the member's key file to their text (None when missing).
+    """
+    key_path = key_file(member)
+    old_key, old_conf = files.get(key_path), files.get(CONF_FILE)
+    changes, actions = {}, []
+    if state == "present":
+        wanted_key = public_key + "\n"
+        if old_key is None:
+            changes[key_path] = wanted_key
+            actions.append(f"add {key_path}")
+        elif old_key.strip() != public_key:
+            changes[key_path] = wanted_key
+            actions.append(f"replace the key in {key_path}")
+        new_conf, action = add_member(old_conf or "", group, member)
+        if action:
+            changes[CONF_FILE] = new_conf
+            actions.append(action)
+        verb = "add" if old_key is None else "update"
+    else:
+        if old_key is not None:
+            changes[key_path] = None
+            actions.append(f"remove {key_path}")
+        new_conf, conf_actions = remove_member(old_conf or "", member)
+        if conf_actions:
+            changes[CONF_FILE] = new_conf
+            actions.extend(conf_actions)
+        verb = "remove"
+    return {"files": changes, "actions": actions, "message": f"jarvis: {verb} {member}"}
+
+
+def file_diffs(files, changes):
+    """Ansible diff entries (one per changed file) for the CHANGES planned over FILES."""
+    return [
+        {"before_header": path, "after_header": path, "before": files.get(path) or "", "after": text or ""}
+        for path, text in sorted(changes.items())
+    ]
+
+
+# --- git -----------------------------------------------------------------------------------------
+
+
+def clean_output(text, limit=20):
+    """Git's messages as one string: blank lines and hints dropped, URL passwords masked, the tail kept."""
+    lines = [
+        _URL_PASSWORD_RE.sub(r"\1:***@", line.strip())
+        for line in text.splitlines()
+        if line.strip() and not line.startswith("hint:")
+    ]
+    return " / ".join(lines[-limit:]) or "no message"
+
+
+class Git:
+    """The git command in one working directory, with one environment and one time budget for every call."""
+
+    def __init__(self, git, env, deadline, timeout):
+        self.git = git
+        self.env = env
+        self.deadline = deadline
+        self.timeout = timeout
+        self.cwd = None
+
+    def run(self, args, what, check=True):
+        """(rc, stdout, stderr) of ``git ARGS``; GitosisError on failure (when CHECK) or when time runs out."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise GitosisError(f"timed out after {self.timeout} s before {what}")
+        process = subprocess.Popen(
+            [self.git, *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # so a timeout ends ssh too, not only git
+        )
+        try:
+            out, err = process.communicate(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise GitosisError(f"timed out after {self.timeout} s while {what}") from None
+        out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        if check and process.returncode != 0:
+            raise GitosisError(f"{what} failed: {clean_output(err or out)}")
+        return process.returncode, out, err
+
+
+def ssh_command(ssh, port, private_key, known_hosts, strict, connect_timeout):
+    """The GIT_SSH_COMMAND: batch mode, only the deploy key, host keys checked against KNOWN_HOSTS only.
+
+    Without STRICT, a host key not yet in KNOWN_HOSTS is accepted and added (accept-new).
+    """
+    parts = [ssh, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}", "-o", "LogLevel=ERROR"]
+    if port is not None:
+        parts += ["-p", str(port)]
+    if private_key:
+        parts += ["-i", private_key, "-o", "IdentitiesOnly=yes"]
+    parts += [
+        "-o",
+        "StrictHostKeyChecking=" + ("yes" if strict else "accept-new"),
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+    ]
+    return " ".join(shlex.quote(part) for part in parts)
+
+
+def git_env(ssh_cmd, author_name, author_email):
+    """The caller's environment without GIT_* surprises (GIT_DIR, hooks, config), plus ours."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("GIT_")}
+    env.update(
+        GIT_SSH_COMMAND=ssh_cmd,
+        GIT_SSH_VARIANT="ssh",
+        GIT_TERMINAL_PROMPT="0",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_AUTHOR_NAME=author_name,
+        GIT_AUTHOR_EMAIL=author_email,
+        GIT_COMMITTER_NAME=author_name,
+        GIT_COMMITTER_EMAIL=author_email,
+        LC_ALL="C",
+        LANGUAGE="C",
+    )
+    return env
+
+
+def _safe_path(work, relative):
+    """The absolute path of RELATIVE in the clone, refusing symlinks: the repository must not redirect writes."""
+    path = work
+    for part in relative.split("/"):
+        path = os.path.join(path, part)
+        if os.path.islink(path):
+            raise GitosisError(f"{relative} in the repository is (or lies under) a symbolic link; refusing to use it")
+    return path
+
+
+def read_files(work, paths):
+    files = {}
+    for relative in paths:
+        path = _safe_path(work, relative)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+                files[relative] = handle.read()
+        else:
+            files[relative] = None
+    return files
+
+
+def write_changes(git, work, changes):
+    for relative, text in changes.items():
+        path = _safe_path(work, relative)
+        if text is None:
+            git.run(["rm", "--quiet", "--", relative], f"removing {relative}")
+            continue
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(text)
+        git.run(["add", "--", relative], f"adding {relative}")
+
+
+def _ref_exists(git, ref):
+    return git.run(["rev-parse", "--verify", "--quiet", ref], f"looking up {ref}", check=False)[0] == 0
+
+
+class GitosisAdmin:
+    """One clone of the gitosis-admin repository, brought to the wanted state and pushed, with retries."""
+
+    def __init__(self, git, remote, port, work):
+        self.git = git
+        self.remote = remote
+        self.where = f"{remote} (port {port})"
+        self.work = work
+        self.branch = None
+
+    def clone(self):
+        self.git.run(
+            ["clone", "--quiet", "--no-tags", "--origin", "origin", "--", self.remote, self.work],
+            f"cloning {self.where}",
+        )
+        self.git.cwd = self.work
+        self.branch = self.git.run(["symbolic-ref", "--short", "HEAD"], "reading the cloned branch")[1].strip()
+
+    def refresh(self):
+        """Start again from what the remote holds now (after someone else pushed first)."""
+        self.git.run(["fetch", "--quiet", "--no-tags", "origin"], f"fetching {self.where}")
+        upstream = f"refs/remotes/origin/{self.branch}"
+        if _ref_exists(self.git, upstream):
+            self.git.run(["reset", "--quiet", "--hard", upstream], f"resetting to {upstream}")
+
+    def push(self):
+        """True when pushed; False when the push lost a race with another push; GitosisError otherwise."""
+        rc, out, err = self.git.run(
+            ["push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}"],
+            f"pushing to {self.where}",
+            check=False,
+        )
+        if rc == 0:
+            return True
+        if _STALE_PUSH_RE.search(out):
+            return False
+        raise GitosisError(f"pushing to {self.where} failed: {clean_output(err + out)}")
+
+
+def sync(module, admin, member, public_key, group, state, retries):
+    """Apply the wanted state on a fresh clone and push it, re-applying on top when someone pushed first."""
+    git = admin.git
+    admin.clone()
+    attempts, notes = 0, []
+    while True:
+        attempts += 1
+        files = read_files(admin.work, [CONF_FILE, key_file(member)])
+        change = plan(files, member, public_key, group, state)
+        result = {
+            "changed": bool(change["actions"]),
+            "commit": None,
+            "actions": notes + change["actions"],
+            "attempts": attempts,
+            "diff": file_diffs(files, change["files"]),
+        }
+        if not change["actions"] or module.check_mode:
+            return result
+        write_changes(git, admin.work, change["files"])
+        git.run(["commit", "--quiet", "--no-verify", "--no-gpg-sign", "-m", change["message"]], "committing")
+        if admin.push():
+            sha = git.run(["rev-parse", "HEAD"], "reading the new commit")[1].strip()
+            result["commit"] = sha
+            result["actions"].append(f"commit {sha[:12]} ({change['message']}) and push it to {admin.remote}")
+            return result
+        if attempts > retries:
+            raise GitosisError(
+                f"pushing to {admin.where} was rejected {attempts} times because others pushed first; giving up"
+            )
+        notes.append(f"push rejected: {admin.remote} changed meanwhile; fetch and apply again")
+        admin.refresh()
+
+
+def run_gitosis_key(module):
+    """Bring the member's key and group membership to the wanted state and exit the module."""
+    params = module.params
+    member, group, state = params["member"], params["group"], params["state"]
+    try:
+        check_member(member)
+        check_group(group)
+        public_key = normalise_public_key(params["public_key"]) if state == "present" else None
+        url_port = check_remote(params["remote"])
+        if params["retries"] < 0:
+            raise GitosisError("retries must be 0 or more")
+        if params["timeout"] <= 0:
+            raise GitosisError("timeout must be more than 0 seconds")
+        for option in ("ssh_private_key", "known_hosts"):
+            if params[option] and not os.path.isfile(params[option]):
+                raise GitosisError(f"{option} {params[option]} is not a readable file")
+    except GitosisError as exc:
+        module.fail_json(msg=str(exc))
+
+    git_bin = module.get_bin_path("git", required=True)
+    ssh_bin = module.get_bin_path("ssh", required=True)
+    started = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="jarvis-gitosis-")
+    try:
+        # Without known_hosts: a private, throw-away file (never ~/.ssh/known_hosts), trusting the first key seen.
+        known_hosts = params["known_hosts"] or os.path.join(tmp, "known_hosts")
+        ssh_cmd = ssh_command(
+            ssh_bin,
+            None if url_port is not None else params["port"],
+            params["ssh_private_key"],
+            known_hosts,
+            bool(params["known_hosts"]),
+            max(1, min(params["timeout"], 30)),
+        )
+        env = git_env(ssh_cmd, params["author_name"], params["author_email"])
+        git = Git(git_bin, env, started + params["timeout"], params["timeout"])
+        port = url_port if url_port is not None else params["port"]
+        admin = GitosisAdmin(git, params["remote"], port, os.path.join(tmp, "gitosis-admin"))
+        try:
+            result = sync(module, admin, member, public_key, group, state, params["retries"])
+        except GitosisError as exc:
+            module.fail_json(msg=f"gitosis_key {member} ({state}): {exc}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(member=member, group=group, key_file=key_file(member), **result)
