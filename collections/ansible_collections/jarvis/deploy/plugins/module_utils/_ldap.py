@@ -44,6 +44,7 @@ HOST_OPTION_ATTRIBUTES = (
     ("ssh_host_keys", "jarvisSshHostKey", True),
     ("ssh_fingerprints", "jarvisSshFingerprint", True),
     ("root_public_key", "jarvisRootPublicKey", False),
+    ("kernel", "jarvisKernel", False),
     ("deployed_by", "jarvisDeployedBy", False),
     ("production", "jarvisProduction", False),
 )

@@ -71,6 +71,9 @@ options:
     description:
       - The public SSH key of the host's root user (C(jarvisRootPublicKey)).
     type: str
+  kernel:
+    description: The kernel release the host runs (C(jarvisKernel)), e.g. C(6.1.0-31-amd64).
+    type: str
   deployed_by:
     description:
       - Who runs the deployment (C(jarvisDeployedBy)).
@@ -195,6 +198,7 @@ def main():
             ssh_host_keys=dict(type="list", elements="str", no_log=False),
             ssh_fingerprints=dict(type="list", elements="str"),
             root_public_key=dict(type="str", no_log=False),
+            kernel=dict(type="str"),
             deployed_by=dict(type="str"),
             production=dict(type="bool"),
             attributes=dict(type="dict"),
