@@ -72,6 +72,7 @@ TOP_KEYS = {
     "mappings",
     "credentials",
     "bot",
+    "gitosis",
 }
 
 
@@ -97,6 +98,7 @@ class Config:
     mappings: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     bot: dict[str, Any] = field(default_factory=dict)  # the chat bot's section, read by bot.config
+    gitosis: dict[str, Any] = field(default_factory=dict)  # where gitosis-admin remotes are really reached
     path: Path | None = None
 
     @property
@@ -129,6 +131,7 @@ class Config:
             "jarvis_vault_password_file": str(self.vault_password_file or ""),
             "jarvis_mappings": self.mappings,
             "jarvis_known_hosts_dir": str(self.home / "known_hosts"),
+            "jarvis_gitosis": self.gitosis,
             **({"ansible_ssh_private_key_file": str(self.ssh_private_key)} if self.ssh_private_key else {}),
         }
 
@@ -175,6 +178,7 @@ def load_config(explicit: str | None = None) -> Config:
         mappings=dict(raw.get("mappings") or {}),
         credentials=credentials,
         bot=dict(raw.get("bot") or {}),
+        gitosis=dict(raw.get("gitosis") or {}),
         path=path,
     )
     if raw.get("home") and not os.environ.get("JARVIS_HOME"):

@@ -44,6 +44,7 @@ Redactor = Callable[[str], str]
 class _HostProgress:
     stage: str | None = None
     changed: bool = False
+    ran: bool = False  # a task of the current stage ran (was not skipped)
     actions: list[str] = field(default_factory=list)
     finished: bool = False
     reached_ready: bool = False
@@ -87,6 +88,7 @@ class StageTracker:
                 self._fail(host, stage, _reason(result, kind, self.redact))
                 return
             progress.changed |= bool(result.get("changed"))
+            progress.ran |= kind == "runner_on_ok"
             progress.actions += [self.redact(str(action)) for action in result.get("actions") or []]
             facts = _facts(data.get("resolved_action") or data.get("task_action") or "", result)
             if facts:
@@ -124,12 +126,14 @@ class StageTracker:
         if progress.stage is None:
             return
         state = "changed" if outcome == "ok" and progress.changed else outcome
+        if state == "ok" and not progress.ran:
+            state = "skipped"  # every task's condition said the design does not ask for this stage
         if state == "canceled":
             state = "not_run"
         self.store.end_stage(self.deployment_id, host, progress.stage, state, actions=progress.actions)
-        if state in ("ok", "changed") and progress.stage != "ready":  # "ready" is told once, by finish()
+        if state in ("ok", "changed", "skipped") and progress.stage != "ready":  # "ready" is told once, by finish()
             self._tell(host, progress.stage, state, "; ".join(progress.actions) or None)
-        progress.changed, progress.actions = False, []
+        progress.changed, progress.ran, progress.actions = False, False, []
 
     def _fail(self, host: str, stage: str, reason: str) -> None:
         progress = self.hosts[host]

@@ -1,4 +1,4 @@
-"""A real BIND 9 on loopback that accepts TSIG-signed dynamic updates, for the DNS steps of a deployment."""
+"""A real BIND 9 on loopback taking TSIG-signed updates and zone transfers, for the DNS steps of a deployment."""
 
 from __future__ import annotations
 
@@ -146,6 +146,7 @@ def _named_conf(state_dir: Path, port: int, secret: str, zones: list[str]) -> st
             "    type primary;",
             f'    file "{_zone_file(state_dir, zone)}";',
             f"    allow-update {{ key {KEY_NAME}; }};",
+            f"    allow-transfer {{ key {KEY_NAME}; }};",
             "};",
         ]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from sandbox import alertmanager, designs, ec2, linode, named, ngircd, prosody, slapd, vsphere
+from sandbox import alertmanager, designs, ec2, gitserver, linode, named, ngircd, prosody, slapd, vsphere
 
 SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere", "xmpp", "alertmanager")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -41,6 +41,7 @@ def up(state_dir: Path) -> dict[str, Any]:
     linode_info = linode.start(state_dir / "linode", prefix + "l")
     vsphere_info = vsphere.start(state_dir / "vsphere", prefix + "v")
     alertmanager_info = alertmanager.start(state_dir / "alertmanager", password=_secret(state_dir, "alertmanager"))
+    git_info = gitserver.start(state_dir / "git")
     irc_info = ngircd.start(state_dir / "irc")
     xmpp_passwords = _chat_passwords(state_dir)
     xmpp_info = prosody.start(state_dir / "xmpp", xmpp_passwords)
@@ -70,6 +71,13 @@ def up(state_dir: Path) -> dict[str, Any]:
                 "images": dict.fromkeys(("debian 6", "debian 12", "debian-12"), vsphere_info.template),
                 "regions": {"atlanta": vsphere_info.datacenter},
             },
+        },
+        # The examples' gitosis-admin lives on the sandbox's git server.
+        "gitosis": {
+            "remotes": {"gitosis@freyr.websages.com:gitosis-admin.git": git_info.remote},
+            "port": git_info.port,
+            "ssh_private_key": git_info.private_key,
+            "known_hosts": git_info.known_hosts,
         },
         "bot": {
             "nick": "jarvis",
@@ -138,6 +146,7 @@ def up(state_dir: Path) -> dict[str, Any]:
         "linode": asdict(linode_info),
         "vsphere": asdict(vsphere_info),
         "alertmanager": asdict(alertmanager_info),
+        "git": asdict(git_info),
         "irc": asdict(irc_info),
         "xmpp": {**asdict(xmpp_info), "passwords": xmpp_passwords},
         "designs": asdict(designs_info),
@@ -150,6 +159,7 @@ def down(state_dir: Path) -> None:
     """Stop every server and remove the sandbox's hosts; data dirs stay for a later ``up``."""
     designs.stop(state_dir / "designs")
     alertmanager.stop(state_dir / "alertmanager")
+    gitserver.stop(state_dir / "git")
     prosody.stop(state_dir / "xmpp")
     ngircd.stop(state_dir / "irc")
     vsphere.stop(state_dir / "vsphere")

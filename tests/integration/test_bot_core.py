@@ -101,7 +101,19 @@ def test_deploy_from_a_url_announces_every_stage_and_ready(
     ready = session.wait_for(lambda line: line.startswith("baldr is ready at 10.201."))
     assert "SHA256:" in ready
     stages = [line.split(": ", 1)[1].split(" - ")[0] for line in session.backend.lines() if line.startswith("baldr: ")]
-    assert stages == ["credentials", "instance", "address", "ssh", "dns", "cmdb"]
+    assert stages == [
+        "credentials",
+        "instance",
+        "address",
+        "ssh",
+        "dns",
+        "mounts",
+        "root_keypair",
+        "cmdb",
+        "gitosis",
+        "puppet_install",
+        "puppet_run",
+    ]
     session.say("jarvis: status baldr")
     assert session.wait_for(lambda line: line.startswith("baldr: ready at 10.201."))
 

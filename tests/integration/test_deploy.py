@@ -66,11 +66,26 @@ def test_loki_deploys_and_is_ready(first_deploy: tuple[str, list[Transition]], j
     assert host is not None and host.deployment_id == deployment_id
     assert host.state == "ready", host.reason
     started = [t.stage for t in transitions if t.state == "running"]
-    assert started == ["credentials", "instance", "address", "ssh", "dns", "cmdb", "ready"]
+    assert started == [
+        "credentials",
+        "instance",
+        "address",
+        "ssh",
+        "dns",
+        "mounts",
+        "root_keypair",
+        "cmdb",
+        "gitosis",
+        "puppet_install",
+        "puppet_run",
+        "ready",
+    ]
     assert transitions[-1].state == "ready"
     states = {stage.stage: stage.state for stage in host.stages}
     assert states["validate"] == "ok"
-    assert states["mounts"] == states["puppet_run"] == "not_implemented"
+    assert states["mounts"] == states["puppet_run"] == "skipped"  # loki.yml asks for neither
+    assert states["root_keypair"] == states["gitosis"] == "changed"
+    assert states["kernel"] == "not_implemented"
     assert host.facts["instance_id"].startswith("i-")
 
 

@@ -1,13 +1,14 @@
 # Private to this collection.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RFC 2136 dynamic updates with TSIG over TCP, behind the jarvis.deploy.dns_record module."""
+"""RFC 2136 dynamic updates with TSIG over TCP, behind the jarvis.deploy.dns_record and dns_pointers modules."""
 
 from __future__ import annotations
 
 import ipaddress
 import traceback
+from contextlib import contextmanager
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 try:
     import dns.exception
@@ -35,6 +36,38 @@ _NAME_VALUED = ("CNAME", "PTR")
 
 class DnsRecordError(Exception):
     """A failure whose message is safe to show: it names server and zone, never the secret."""
+
+
+class DnsPrerequisiteError(DnsRecordError):
+    """The server applied nothing because a prerequisite of the update no longer held."""
+
+
+# Answers to an update whose prerequisites (RFC 2136 section 2.4) failed.
+_PREREQUISITE_RCODES = ("NXDOMAIN", "YXDOMAIN", "NXRRSET", "YXRRSET")
+
+
+def dns_server_argument_spec():
+    """The options naming the server and its TSIG key, shared by the DNS modules.
+
+    They are documented once, in the jarvis.deploy._dns_server doc fragment; use them together
+    with DNS_SERVER_REQUIRED_TOGETHER.
+    """
+    return dict(
+        server=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_DNS_SERVER"])),
+        port=dict(type="int", default=53, fallback=(env_fallback, ["JARVIS_DNS_PORT"])),
+        key_name=dict(type="str", fallback=(env_fallback, ["JARVIS_TSIG_KEY_NAME"])),
+        key_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["JARVIS_TSIG_SECRET"])),
+        key_algorithm=dict(
+            type="str",
+            default="hmac-sha256",
+            choices=list(TSIG_ALGORITHMS),
+            fallback=(env_fallback, ["JARVIS_TSIG_ALGORITHM"]),
+        ),
+        timeout=dict(type="int", default=10),
+    )
+
+
+DNS_SERVER_REQUIRED_TOGETHER = [("key_name", "key_secret")]
 
 
 def record_name(record, record_type):
@@ -66,10 +99,10 @@ def normalise_value(record_type, value):
     if record_type == "TXT" and not text.startswith('"'):
         text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     try:
-        rdata = _parse_rdata(record_type, text)
+        rdata = parse_rdata(record_type, text)
     except dns.exception.DNSException as exc:
         raise DnsRecordError(f"{value!r} is not a valid {record_type} value: {exc}") from None
-    return _rdata_text(record_type, rdata)
+    return rdata_text(record_type, rdata)
 
 
 def normalise_values(record_type, values):
@@ -77,12 +110,14 @@ def normalise_values(record_type, values):
     return sorted(set(normalise_value(record_type, value) for value in values))
 
 
-def _parse_rdata(record_type, text):
+def parse_rdata(record_type, text):
+    """TEXT in zone file syntax as rdata of RECORD_TYPE; names in it are absolute."""
     rdtype = dns.rdatatype.from_text(record_type)
     return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text, origin=dns.name.root, relativize=False)
 
 
-def _rdata_text(record_type, rdata):
+def rdata_text(record_type, rdata):
+    """RDATA in canonical text form: names lower-cased, so equal data compares equal."""
     text = rdata.to_text()
     return text.lower() if record_type in _NAME_VALUED else text
 
@@ -98,6 +133,12 @@ def make_key(key_name, key_secret, key_algorithm):
         raise DnsRecordError(f"key_secret of TSIG key {key_name!r} is not valid base64") from None
     except dns.exception.DNSException as exc:
         raise DnsRecordError(f"key_name {key_name!r} is not a valid TSIG key name: {exc}") from None
+
+
+def dns_server_from_params(params):
+    """The DnsServer that the dns_server_argument_spec options in PARAMS describe."""
+    key = make_key(params["key_name"], params["key_secret"], params["key_algorithm"])
+    return DnsServer(params["server"], params["port"], params["timeout"], key)
 
 
 class DnsServer:
@@ -123,8 +164,14 @@ class DnsServer:
         """Send MESSAGE; any transport or TSIG failure becomes a DnsRecordError about WHAT."""
         if self.key is not None and not isinstance(message, dns.update.UpdateMessage):
             message.use_tsig(self.key)
-        try:
+        with self.translated_errors(what):
             return dns.query.tcp(message, self.host, port=self.port, timeout=self.timeout)
+
+    @contextmanager
+    def translated_errors(self, what):
+        """Turn transport, timeout and TSIG failures of talking to this server into DnsRecordErrors about WHAT."""
+        try:
+            yield
         except dns.exception.Timeout:
             raise DnsRecordError(f"DNS server {self.where} did not answer within {self.timeout} s ({what})") from None
         except dns.tsig.PeerBadKey:
@@ -180,21 +227,32 @@ class DnsServer:
         rrset = response.get_rrset(response.answer, name, dns.rdataclass.IN, rdtype)
         if rrset is None:
             return None, []
-        return rrset.ttl, sorted(_rdata_text(record_type, rdata) for rdata in rrset)
+        return rrset.ttl, sorted(rdata_text(record_type, rdata) for rdata in rrset)
 
     def update(self, zone, name, record_type, ttl, values):
         """Make NAME/RECORD_TYPE hold exactly VALUES (delete the RRset when VALUES is empty)."""
         rdtype = dns.rdatatype.from_text(record_type)
         message = dns.update.UpdateMessage(zone, keyring=self.key)
         if values:
-            rdatas = [_parse_rdata(record_type, value) for value in values]
+            rdatas = [parse_rdata(record_type, value) for value in values]
             message.replace(name, ttl, *rdatas)
         else:
             message.delete(name, rdtype)
-        what = f"updating {name} {record_type} in zone {zone}"
+        self.send_update(message, zone, f"updating {name} {record_type} in zone {zone}")
+
+    def send_update(self, message, zone, what):
+        """Send the update MESSAGE for ZONE; a refusal becomes a DnsRecordError about WHAT.
+
+        Failed prerequisites raise DnsPrerequisiteError: the server then applied nothing.
+        """
         rcode = self.exchange(message, what).rcode()
         if rcode == dns.rcode.NOERROR:
             return
+        if dns.rcode.to_text(rcode) in _PREREQUISITE_RCODES:
+            raise DnsPrerequisiteError(
+                f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}):"
+                " a prerequisite of the update no longer holds, so nothing was changed"
+            )
         if rcode == dns.rcode.REFUSED and self.key is None:
             reason = "the server refuses unsigned updates: set key_name and key_secret"
         elif rcode == dns.rcode.REFUSED:
@@ -242,8 +300,7 @@ def run_dns_record(module):
         after = normalise_values(record_type, params["values"] or []) if state == "present" else []
         if state == "present" and not after:
             raise DnsRecordError("values must hold at least one value when state=present")
-        key = make_key(params["key_name"], params["key_secret"], params["key_algorithm"])
-        server = DnsServer(params["server"], params["port"], params["timeout"], key)
+        server = dns_server_from_params(params)
         if params["zone"]:
             zone = dns.name.from_text(params["zone"].strip())
             if not name.is_subdomain(zone):

@@ -18,6 +18,7 @@ requirements:
   - dnspython >= 2.0
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._dns_server
 attributes:
   check_mode:
     support: full
@@ -63,41 +64,6 @@ options:
       - When omitted, the zone is found by asking O(server) for the SOA of the record's name and then of
         each parent name in turn.
     type: str
-  server:
-    description:
-      - Address or host name of the authoritative DNS server that accepts the updates.
-      - Falls back to the E(JARVIS_DNS_SERVER) environment variable.
-    type: str
-    required: true
-  port:
-    description:
-      - TCP port of O(server).
-      - Falls back to the E(JARVIS_DNS_PORT) environment variable.
-    type: int
-    default: 53
-  key_name:
-    description:
-      - Name of the TSIG key that signs queries and updates. Without it, messages are sent unsigned.
-      - Falls back to the E(JARVIS_TSIG_KEY_NAME) environment variable.
-    type: str
-  key_secret:
-    description:
-      - Base64 secret of the TSIG key O(key_name).
-      - Falls back to the E(JARVIS_TSIG_SECRET) environment variable.
-    type: str
-  key_algorithm:
-    description:
-      - HMAC algorithm of the TSIG key.
-      - Falls back to the E(JARVIS_TSIG_ALGORITHM) environment variable.
-    type: str
-    default: hmac-sha256
-    choices: [hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512]
-  timeout:
-    description: Seconds to wait for each answer of the server.
-    type: int
-    default: 10
-notes:
-  - The server is spoken to directly over TCP; no recursive resolver is involved.
 """
 
 EXAMPLES = r"""
@@ -166,10 +132,11 @@ actions:
   sample: [replace loki.websages.com. A 10.201.0.4 with 10.201.0.5]
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.jarvis.deploy.plugins.module_utils._dns import (
+    DNS_SERVER_REQUIRED_TOGETHER,
     RECORD_TYPES,
-    TSIG_ALGORITHMS,
+    dns_server_argument_spec,
     run_dns_record,
 )
 
@@ -183,20 +150,10 @@ def main():
             ttl=dict(type="int", default=3600),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             zone=dict(type="str"),
-            server=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_DNS_SERVER"])),
-            port=dict(type="int", default=53, fallback=(env_fallback, ["JARVIS_DNS_PORT"])),
-            key_name=dict(type="str", fallback=(env_fallback, ["JARVIS_TSIG_KEY_NAME"])),
-            key_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["JARVIS_TSIG_SECRET"])),
-            key_algorithm=dict(
-                type="str",
-                default="hmac-sha256",
-                choices=list(TSIG_ALGORITHMS),
-                fallback=(env_fallback, ["JARVIS_TSIG_ALGORITHM"]),
-            ),
-            timeout=dict(type="int", default=10),
+            **dns_server_argument_spec(),
         ),
         required_if=[("state", "present", ["values"])],
-        required_together=[("key_name", "key_secret")],
+        required_together=DNS_SERVER_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     run_dns_record(module)
