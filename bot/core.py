@@ -134,19 +134,21 @@ class CommandCore:
         if production and len(args) == 1:
             return [f"{name} is in production: say 'redeploy {name} confirm' to tear it down and rebuild it"]
         design = await asyncio.to_thread(self.sources.load, last.source)
-        return self._launch(message, design, check=False, verb="redeploying")
+        return self._launch(message, design, check=False, kind="redeploy", force=len(args) == 2)
 
     async def _cancel(self, message: Message, args: list[str]) -> list[str]:
         if len(args) != 1:
             return [f"{message.sender.nick}: say cancel <host>"]
         return [self.orchestrator.cancel(args[0].lower())]
 
-    def _launch(self, message: Message, design: Design, check: bool, verb: str = "deploying") -> list[str]:
+    def _launch(
+        self, message: Message, design: Design, check: bool, kind: str = "deploy", force: bool = False
+    ) -> list[str]:
         sender = message.sender
         requested_by = f"{sender.nick} ({sender.protocol} {sender.id or 'unverified'})"
-        deployment_id = self.orchestrator.launch(design, requested_by, check=check)
+        deployment_id = self.orchestrator.launch(design, requested_by, check=check, kind=kind, force=force)
         place = message.place
         self.orchestrator.store.subscribe(deployment_id, place.protocol, place.target, place.private)
         hosts = ", ".join(design.hostnames)
-        what = "planning" if check else verb
+        what = "planning" if check else "redeploying" if kind == "redeploy" else "deploying"
         return [f"{sender.nick}: {what} {hosts} from {design.source} (deployment {deployment_id})"]

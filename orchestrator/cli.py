@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.config import default_home, load_config
-from orchestrator.design import load_design_file
+from orchestrator.config import Config, default_home, load_config
+from orchestrator.design import Design, load_design_file
 from orchestrator.errors import DeploymentError, JarvisError
 from orchestrator.render import static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("design", help="a design file (the seed's instance: format or the instances: one)")
     deploy.set_defaults(func=_deploy, check=False)
 
+    redeploy = commands.add_parser("redeploy", help="tear a host down and rebuild it from its design, all stages")
+    redeploy.add_argument("host")
+    redeploy.add_argument("--design", help="the design file (default: the one of the host's last deployment)")
+    redeploy.add_argument("--force", action="store_true", help="confirm the redeploy of a production host")
+    redeploy.set_defaults(func=_redeploy)
+
     plan = commands.add_parser("plan", help="show what deploying a design would change, changing nothing")
     plan.add_argument("design")
     plan.set_defaults(func=_deploy, check=True)
@@ -67,19 +73,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _redeploy(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    store = DeploymentStore(config.store_path)
+    host = args.host.lower()
+    if args.design is None:
+        last = store.host_status(host)
+        if last is None:
+            raise DeploymentError(f"no deployment of {host!r} is recorded: give its design with --design")
+        args.design = last.source
+    design = load_design_file(args.design, config.mappings)
+    if design.hostnames != [host]:
+        raise DeploymentError(f"{args.design} describes {', '.join(design.hostnames)}, not only {host}")
+    return _run(args, config, store, design, kind="redeploy", force=args.force)
+
+
 def _deploy(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     design = load_design_file(args.design, config.mappings)
     store = DeploymentStore(config.store_path)
+    return _run(args, config, store, design, kind="deploy", force=False)
+
+
+def _run(
+    args: argparse.Namespace, config: Config, store: DeploymentStore, design: Design, kind: str, force: bool
+) -> int:
     width = max(len(name) for name in design.hostnames)
-    print(
-        f"{'planning' if args.check else 'deploying'} {', '.join(design.hostnames)} from {design.source}",
-        flush=True,
-    )
+    check = getattr(args, "check", False)
+    verb = "planning" if check else "redeploying" if kind == "redeploy" else "deploying"
+    print(f"{verb} {', '.join(design.hostnames)} from {design.source}", flush=True)
     running = DeploymentRunner(config, store).start(
         design,
         requested_by=f"{getpass.getuser()} (cli)",
-        check=args.check,
+        check=check,
+        kind=kind,
+        force=force,
         listener=lambda transition: print(transition_line(transition, width), flush=True),
     )
     try:
@@ -91,9 +119,9 @@ def _deploy(args: argparse.Namespace) -> int:
     hosts = store.deployment_hosts(running.id)
     print()
     for host in hosts:
-        print(plan_report(host) if args.check else summary(host))
+        print(plan_report(host) if check else summary(host))
     ok = all(host.state in ("ready", "planned") for host in hosts)
-    if not args.check and len(hosts) > 1:
+    if not check and len(hosts) > 1:
         failed = [host.hostname for host in hosts if host.state != "ready"]
         print(
             f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready"

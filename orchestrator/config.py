@@ -132,6 +132,7 @@ class Config:
             "jarvis_mappings": self.mappings,
             "jarvis_known_hosts_dir": str(self.home / "known_hosts"),
             "jarvis_gitosis": self.gitosis,
+            "jarvis_alertmanager_enabled": bool(self.credentials.get("alertmanager", {}).get("url")),
             **({"ansible_ssh_private_key_file": str(self.ssh_private_key)} if self.ssh_private_key else {}),
         }
 

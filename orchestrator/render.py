@@ -101,7 +101,9 @@ def static_deploy_playbook() -> list[dict[str, Any]]:
     return [validate, pipeline_play()]
 
 
-def deployment_inventory(hosts: list[dict[str, Any]], site_vars: dict[str, Any]) -> dict[str, Any]:
+def deployment_inventory(
+    hosts: list[dict[str, Any]], site_vars: dict[str, Any], host_vars: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """An inventory with the design's hosts in the target group and the controller as localhost."""
     return {
         "all": {
@@ -114,6 +116,7 @@ def deployment_inventory(hosts: list[dict[str, Any]], site_vars: dict[str, Any])
                             "jarvis_host": host,
                             "ansible_user": "root",
                             "ansible_python_interpreter": "/usr/bin/python3",
+                            **(host_vars or {}).get(host["hostname"], {}),
                         }
                         for host in hosts
                     }

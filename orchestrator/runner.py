@@ -21,12 +21,13 @@ import ansible_runner
 import yaml
 
 from orchestrator._collection import COLLECTIONS_PATH
+from orchestrator.cmdb import redeploy_facts
 from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import Listener, StageTracker
 from orchestrator.render import deployment_inventory, pipeline_play
-from orchestrator.stages import PLAYBOOK_STAGES, deploy_stages
+from orchestrator.stages import deploy_stages, playbook_stages
 from orchestrator.store import DeploymentStore
 
 _DONE = object()
@@ -80,14 +81,21 @@ class DeploymentRunner:
         self.store = store
         self.redact = make_redactor(config.secret_values())
 
-    def record(self, design: Design, requested_by: str, *, check: bool = False) -> str:
-        """Record a new deployment of DESIGN (validated already) and return its id; nothing runs yet."""
+    def record(
+        self, design: Design, requested_by: str, *, check: bool = False, kind: str = "deploy", force: bool = False
+    ) -> str:
+        """Record a new deployment of DESIGN (validated already) and return its id; nothing runs yet.
+
+        KIND is deploy or redeploy (teardown first; FORCE confirms it for a production host).
+        """
+        kind = "plan" if check else kind
         deployment_id = self.store.create_deployment(
             design.hosts,
-            list(deploy_stages()),
+            list(deploy_stages(kind)),
             source=design.source,
             requested_by=requested_by,
-            kind="plan" if check else "deploy",
+            kind=kind,
+            options={"force": force},
         )
         for host in design.hosts:
             self.store.end_stage(deployment_id, host["hostname"], "validate", "ok", f"design from {design.source}")
@@ -99,10 +107,12 @@ class DeploymentRunner:
         requested_by: str,
         *,
         check: bool = False,
+        kind: str = "deploy",
+        force: bool = False,
         listener: Listener | None = None,
     ) -> RunningDeployment:
         """Record the deployment, then run its playbook in the background."""
-        return self.run_recorded(self.record(design, requested_by, check=check), listener)
+        return self.run_recorded(self.record(design, requested_by, check=check, kind=kind, force=force), listener)
 
     def run_recorded(self, deployment_id: str, listener: Listener | None = None) -> RunningDeployment:
         """Run a recorded deployment in a background thread of this process."""
@@ -117,7 +127,7 @@ class DeploymentRunner:
         tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, plan=check)
         thread = threading.Thread(
             target=self._run,
-            args=(running, hosts, tracker, record["requested_by"], check),
+            args=(running, record, tracker),
             name=f"deploy-{deployment_id}",
         )
         thread.daemon = True
@@ -127,11 +137,12 @@ class DeploymentRunner:
     def _run(
         self,
         running: RunningDeployment,
-        hosts: list[dict[str, Any]],
+        record: dict[str, Any],
         tracker: StageTracker,
-        requested_by: str,
-        check: bool,
     ) -> None:
+        hosts: list[dict[str, Any]] = record["hosts"]
+        kind, requested_by = record["kind"], record["requested_by"]
+        check = kind == "plan"
         events: queue.Queue[Any] = queue.Queue()
         credentials_file: Path | None = None
         try:
@@ -148,8 +159,8 @@ class DeploymentRunner:
             thread, runner = ansible_runner.run_async(
                 private_data_dir=str(private_dir),
                 ident=running.id,
-                playbook=[pipeline_play(PLAYBOOK_STAGES)],
-                inventory=deployment_inventory(hosts, site_vars),
+                playbook=[pipeline_play(playbook_stages(kind))],
+                inventory=deployment_inventory(hosts, site_vars, self._host_vars(kind, hosts, record["options"])),
                 cmdline=cmdline,
                 envvars=self._envvars(),
                 forks=max(1, min(len(hosts), 50)),
@@ -174,6 +185,19 @@ class DeploymentRunner:
         self.store.set_deployment_state(running.id, _deployment_state(status, running.id, self.store))
         running.status = status
         running._done.set()
+
+    def _host_vars(self, kind: str, hosts: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per-host variables a redeploy needs: CMDB facts, the confirmation, fresh credentials."""
+        if kind != "redeploy":
+            return {}
+        return {
+            host["hostname"]: {
+                **redeploy_facts(self.config, host),
+                "jarvis_force": bool(options.get("force")),
+                "jarvis_rotate_credentials": True,
+            }
+            for host in hosts
+        }
 
     def _write_credentials(self, deployment_id: str) -> Path:
         """The credentials as a private vars file, outside the runner's data dir."""

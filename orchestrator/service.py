@@ -18,12 +18,14 @@ class Orchestrator:
         self.store = store or DeploymentStore(config.store_path)
         self.runner = DeploymentRunner(config, self.store)
 
-    def launch(self, design: Design, requested_by: str, *, check: bool = False) -> str:
-        """Record the deployment and start its worker; return the deployment id at once."""
+    def launch(
+        self, design: Design, requested_by: str, *, check: bool = False, kind: str = "deploy", force: bool = False
+    ) -> str:
+        """Record the deployment (or redeploy) and start its worker; return the deployment id at once."""
         busy = [name for name in design.hostnames if self.running(name)]
         if busy and not check:
             raise DeploymentError(f"{', '.join(busy)} is being deployed already (see status, or cancel it)")
-        deployment_id = self.runner.record(design, requested_by, check=check)
+        deployment_id = self.runner.record(design, requested_by, check=check, kind=kind, force=force)
         worker.launch(self.config, deployment_id)
         return deployment_id
 

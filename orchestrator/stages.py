@@ -20,11 +20,11 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("validate", "validate the design", True),
-    Stage("production_check", "check whether the node is in production", False, redeploy_only=True),
-    Stage("move_pointers", "move service pointers away", False, redeploy_only=True),
-    Stage("silence", "silence monitoring", False, redeploy_only=True),
-    Stage("power_off", "power off the old instance", False, redeploy_only=True),
-    Stage("delete", "delete the old instance", False, redeploy_only=True),
+    Stage("production_check", "check whether the node is in production", True, redeploy_only=True),
+    Stage("move_pointers", "move service pointers away", True, redeploy_only=True),
+    Stage("silence", "silence monitoring", True, redeploy_only=True),
+    Stage("power_off", "power off the old instance", True, redeploy_only=True),
+    Stage("delete", "delete the old instance", True, redeploy_only=True),
     Stage("credentials", "create root credentials", True),
     Stage("instance", "deploy the instance from its template", True),
     Stage("address", "get the instance's IP address", True),
@@ -38,19 +38,26 @@ STAGES: tuple[Stage, ...] = (
     Stage("gitosis", "push root's key to gitosis-admin", True),
     Stage("puppet_install", "install puppet", True),
     Stage("puppet_run", "run puppet", True),
-    Stage("unsilence", "re-enable monitoring", False, redeploy_only=True),
+    Stage("unsilence", "re-enable monitoring and move service pointers back", True, redeploy_only=True),
     Stage("ready", "ready", True),
 )
 
 BY_ID = {stage.id: stage for stage in STAGES}
 
-# Stages that run inside the Ansible playbook (validation happens before it starts).
-PLAYBOOK_STAGES = tuple(s for s in STAGES if s.implemented and s.id != "validate" and not s.redeploy_only)
+KINDS = ("deploy", "plan", "redeploy")
 
 
-def deploy_stages() -> tuple[Stage, ...]:
-    """The stages of a new deployment, implemented or not, in order."""
-    return tuple(stage for stage in STAGES if not stage.redeploy_only)
+def deploy_stages(kind: str = "deploy") -> tuple[Stage, ...]:
+    """The stages of a deployment of KIND, implemented or not, in order; a redeploy has them all."""
+    return tuple(stage for stage in STAGES if kind == "redeploy" or not stage.redeploy_only)
+
+
+def playbook_stages(kind: str = "deploy") -> tuple[Stage, ...]:
+    """The stages that run inside the Ansible playbook (validation happens before it starts)."""
+    return tuple(stage for stage in deploy_stages(kind) if stage.implemented and stage.id != "validate")
+
+
+PLAYBOOK_STAGES = playbook_stages("deploy")
 
 
 def stage_of_task_path(task_path: str | None) -> str | None:

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS deployments (
     created_at REAL NOT NULL,
     ended_at REAL,
     hosts_json TEXT NOT NULL DEFAULT '[]',   -- the design's canonical hosts, for a worker process
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    options_json TEXT NOT NULL DEFAULT '{}'   -- e.g. {"force": true} for a confirmed redeploy
 );
 CREATE TABLE IF NOT EXISTS hosts (
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
@@ -85,6 +86,7 @@ CREATE TABLE IF NOT EXISTS events (
 MIGRATIONS = (
     ("hosts_json", "TEXT NOT NULL DEFAULT '[]'"),
     ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+    ("options_json", "TEXT NOT NULL DEFAULT '{}'"),
 )
 
 
@@ -202,15 +204,16 @@ class DeploymentStore:
         source: str,
         requested_by: str,
         kind: str = "deploy",
+        options: dict[str, Any] | None = None,
     ) -> str:
         """Record a new deployment with every host's stages pending; return its id."""
         deployment_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:6]
         now = time.time()
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO deployments (id, kind, source, requested_by, state, created_at, hosts_json) "
-                "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                (deployment_id, kind, source, requested_by, now, json.dumps(hosts)),
+                "INSERT INTO deployments (id, kind, source, requested_by, state, created_at, hosts_json, options_json) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                (deployment_id, kind, source, requested_by, now, json.dumps(hosts), json.dumps(options or {})),
             )
             for host in hosts:
                 db.execute(
@@ -355,6 +358,7 @@ class DeploymentStore:
             return None
         record = dict(row)
         record["hosts"] = json.loads(record.pop("hosts_json"))
+        record["options"] = json.loads(record.pop("options_json"))
         return record
 
     def cancel_requested(self, deployment_id: str) -> bool:

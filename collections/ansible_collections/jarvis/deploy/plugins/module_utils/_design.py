@@ -294,14 +294,15 @@ def _mapped(path: str, value: object, provider: str, kind: str, tables: dict) ->
     )
 
 
-def _string(path: str, value: object, required: bool = False) -> str:
+def _string(path: str, value: object, required: bool = False, multiline: bool = False) -> str:
     if value is None and required:
         raise DesignError(path, "is required")
     if not isinstance(value, str) or not value.strip():
         raise DesignError(path, f"expected a non-empty string, got {_show(value)}")
-    if len(value) > MAX_STRING or any(ord(char) < 32 for char in value):
+    allowed = "\n\t" if multiline else ""
+    if len(value) > MAX_STRING or any(ord(char) < 32 and char not in allowed for char in value):
         raise DesignError(path, "contains control characters or is too long")
-    return value.strip()
+    return value if multiline else value.strip()
 
 
 def _fqdn(path: str, value: object, hostname: str | None) -> str:
@@ -379,7 +380,7 @@ def _puppet(path: str, value: object) -> dict:
                 raise DesignError(f"{path}.{key}", f"unexpected characters in {_show(text)}")
             puppet[key] = text
     if value.get("manifest") is not None:
-        puppet["manifest"] = _string(f"{path}.manifest", value["manifest"])
+        puppet["manifest"] = _string(f"{path}.manifest", value["manifest"], multiline=True)
     return puppet
 
 
