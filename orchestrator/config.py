@@ -73,6 +73,7 @@ TOP_KEYS = {
     "credentials",
     "bot",
     "gitosis",
+    "reboot",
 }
 
 
@@ -99,6 +100,7 @@ class Config:
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     bot: dict[str, Any] = field(default_factory=dict)  # the chat bot's section, read by bot.config
     gitosis: dict[str, Any] = field(default_factory=dict)  # where gitosis-admin remotes are really reached
+    reboot: dict[str, str] = field(default_factory=dict)  # {command, boot_time_command} for odd hosts
     path: Path | None = None
 
     @property
@@ -132,6 +134,8 @@ class Config:
             "jarvis_mappings": self.mappings,
             "jarvis_known_hosts_dir": str(self.home / "known_hosts"),
             "jarvis_gitosis": self.gitosis,
+            "jarvis_reboot_command": self.reboot.get("command", ""),
+            "jarvis_boot_time_command": self.reboot.get("boot_time_command", ""),
             "jarvis_alertmanager_enabled": bool(self.credentials.get("alertmanager", {}).get("url")),
             **({"ansible_ssh_private_key_file": str(self.ssh_private_key)} if self.ssh_private_key else {}),
         }
@@ -180,6 +184,7 @@ def load_config(explicit: str | None = None) -> Config:
         credentials=credentials,
         bot=dict(raw.get("bot") or {}),
         gitosis=dict(raw.get("gitosis") or {}),
+        reboot=dict(raw.get("reboot") or {}),
         path=path,
     )
     if raw.get("home") and not os.environ.get("JARVIS_HOME"):

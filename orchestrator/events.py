@@ -45,6 +45,7 @@ class _HostProgress:
     stage: str | None = None
     changed: bool = False
     ran: bool = False  # a task of the current stage ran (was not skipped)
+    note: str | None = None
     actions: list[str] = field(default_factory=list)
     finished: bool = False
     reached_ready: bool = False
@@ -90,7 +91,9 @@ class StageTracker:
             progress.changed |= bool(result.get("changed"))
             progress.ran |= kind == "runner_on_ok"
             progress.actions += [self.redact(str(action)) for action in result.get("actions") or []]
-            facts = _facts(data.get("resolved_action") or data.get("task_action") or "", result)
+            if data.get("task_action") in ("debug", "ansible.builtin.debug") and result.get("msg"):
+                progress.note = self.redact(str(result["msg"]))  # a stage that explains itself
+            facts = _facts(stage, data.get("resolved_action") or data.get("task_action") or "", result)
             if facts:
                 self.store.merge_facts(self.deployment_id, host, facts)
             if stage == "ready" and kind == "runner_on_ok":
@@ -130,10 +133,10 @@ class StageTracker:
             state = "skipped"  # every task's condition said the design does not ask for this stage
         if state == "canceled":
             state = "not_run"
-        self.store.end_stage(self.deployment_id, host, progress.stage, state, actions=progress.actions)
+        self.store.end_stage(self.deployment_id, host, progress.stage, state, progress.note, progress.actions)
         if state in ("ok", "changed", "skipped") and progress.stage != "ready":  # "ready" is told once, by finish()
             self._tell(host, progress.stage, state, "; ".join(progress.actions) or None)
-        progress.changed, progress.ran, progress.actions = False, False, []
+        progress.changed, progress.ran, progress.note, progress.actions = False, False, None, []
 
     def _fail(self, host: str, stage: str, reason: str) -> None:
         progress = self.hosts[host]
@@ -160,12 +163,13 @@ def _reason(result: dict[str, Any], kind: str, redact: Redactor) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
-def _facts(action: str, result: dict[str, Any]) -> dict[str, Any]:
-    """What a stage learned that the summary, status and later stages need, by module."""
+def _facts(stage: str, action: str, result: dict[str, Any]) -> dict[str, Any]:
+    """What a stage learned that the summary, status, and a resume of a failed deployment need."""
     name = action.rsplit(".", 1)[-1]
-    if name.endswith("_instance") and result.get("instance"):
+    if stage == "instance" and name.endswith("_instance") and result.get("instance"):
         instance = result["instance"]
         return {
+            "instance": instance,
             "instance_id": instance.get("id"),
             "instance_state": instance.get("state"),
             "private_ip": instance.get("private_ip"),
@@ -177,7 +181,12 @@ def _facts(action: str, result: dict[str, Any]) -> dict[str, Any]:
         return {
             "fingerprints": result.get("fingerprints", []),
             "host_keys": [key.get("public_key") for key in result["host_keys"]],
+            "ssh": {key: result.get(key) for key in ("host_keys", "fingerprints", "sshfp")},
         }
+    if name == "root_keypair" and result.get("public_key"):
+        return {"root_public_key": result["public_key"]}
+    if name == "dns_pointers" and stage == "move_pointers":
+        return {"moved_pointers": result.get("moved") or []}
     if name == "dns_record" and result.get("record"):
         values = result.get("after") or []
         return {f"dns:{result['record']}:{result.get('type')}": values}

@@ -91,5 +91,6 @@ def status_text(host: HostStatus) -> str:
     ]
     for stage in host.stages:
         timing = _seconds(stage.elapsed) if stage.started_at else ""
-        lines.append(f"  {stage.stage:<16} {stage.state:<16} {timing}")
+        note = f"  {stage.detail}" if stage.detail and stage.state != "failed" else ""
+        lines.append(f"  {stage.stage:<16} {stage.state:<16} {timing:<8}{note}".rstrip())
     return "\n".join(lines)

@@ -27,8 +27,10 @@ from typing import Any
 from sandbox._process import SandboxError
 
 __all__ = [
+    "BOOT_TIME_COMMAND",
     "DEFAULT_CACHE_DIR",
     "IMAGE",
+    "REBOOT_COMMAND",
     "SANDBOX_RANGE",
     "HostReconciler",
     "WantedHost",
@@ -301,6 +303,18 @@ def host_mac(ip: str) -> str:
     """A locally administered unicast MAC made from IP: stable across restarts, unique per address."""
     octets = ipaddress.IPv4Address(ip).packed
     return ":".join(f"{b:02x}" for b in (0x02, 0x4A, *octets))
+
+
+# What "reboot" means on a sandbox host. The kernel is the machine's and there is no systemd: a host
+# reboots by ending its PID 1 (podman's --init, which hands SIGTERM to sshd and exits with it). The
+# container stops, the host's SSH stops answering, and HostReconciler.once (EC2's and vSphere's) starts
+# the container again within _RECHECK_PODMAN_EVERY seconds because its instance or VM is still meant to
+# run, as a hypervisor restarts a VM that rebooted (the Linode emulator does not). `podman start` keeps
+# the container: same root filesystem (installed packages, host keys, authorized keys), same IP and MAC.
+# A host stopped through the cloud's API is not restarted. The kernel's boot_id does not change, so
+# ansible.builtin.reboot must tell boots apart by PID 1's start time (field 22 of /proc/1/stat) too.
+REBOOT_COMMAND = "/bin/sh -c 'kill -TERM 1'"
+BOOT_TIME_COMMAND = "cat /proc/sys/kernel/random/boot_id; cut -d' ' -f22 /proc/1/stat"
 
 
 def stop_host(name: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from sandbox import alertmanager, designs, ec2, gitserver, linode, named, ngircd, prosody, slapd, vsphere
+from sandbox import alertmanager, designs, ec2, gitserver, hosts, linode, named, ngircd, prosody, slapd, vsphere
 
 SERVERS = ("ldap", "dns", "ec2", "linode", "vsphere", "xmpp", "alertmanager")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -72,6 +72,8 @@ def up(state_dir: Path) -> dict[str, Any]:
                 "regions": {"atlanta": vsphere_info.datacenter},
             },
         },
+        # A sandbox host reboots by ending its PID 1; the reconciler starts it again (see sandbox/hosts.py).
+        "reboot": {"command": hosts.REBOOT_COMMAND, "boot_time_command": hosts.BOOT_TIME_COMMAND},
         # The examples' gitosis-admin lives on the sandbox's git server.
         "gitosis": {
             "remotes": {"gitosis@freyr.websages.com:gitosis-admin.git": git_info.remote},

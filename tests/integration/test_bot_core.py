@@ -108,6 +108,8 @@ def test_deploy_from_a_url_announces_every_stage_and_ready(
         "ssh",
         "dns",
         "mounts",
+        "kernel",
+        "boot_kernel",
         "root_keypair",
         "cmdb",
         "gitosis",

@@ -73,6 +73,8 @@ def test_loki_deploys_and_is_ready(first_deploy: tuple[str, list[Transition]], j
         "ssh",
         "dns",
         "mounts",
+        "kernel",
+        "boot_kernel",
         "root_keypair",
         "cmdb",
         "gitosis",
@@ -85,7 +87,8 @@ def test_loki_deploys_and_is_ready(first_deploy: tuple[str, list[Transition]], j
     assert states["validate"] == "ok"
     assert states["mounts"] == states["puppet_run"] == "skipped"  # loki.yml asks for neither
     assert states["root_keypair"] == states["gitosis"] == "changed"
-    assert states["kernel"] == "not_implemented"
+    assert states["kernel"] == "ok" and states["boot_kernel"] == "ok"
+    assert not [stage for stage in host.stages if stage.state == "not_implemented"]
     assert host.facts["instance_id"].startswith("i-")
 
 
@@ -144,7 +147,7 @@ def test_status_from_another_process(first_deploy: tuple[str, list[Transition]],
         check=True,
     ).stdout
     assert text.startswith("loki: ready")
-    assert "dns" in text and "not_implemented" in text
+    assert "dns" in text and "no boot kernel to set" in text
     payload = json.loads(
         subprocess.run(
             [sys.executable, "-m", "orchestrator.cli", "status", "loki", "--json"],
