@@ -30,10 +30,11 @@ HELP = [
     "status [host] - a host's stage and state; without a host, every deployment running",
     "plan <source> - what a deployment would change, changing nothing",
     "cancel <host> - stop a host's deployment at the next task",
+    "resume <host> - continue a host's failed deployment from the stage that failed",
     "help - this",
 ]
-COMMANDS = ("deploy", "redeploy", "status", "plan", "cancel", "help")
-DEPLOYER_COMMANDS = {"deploy", "redeploy", "plan", "cancel"}
+COMMANDS = ("deploy", "redeploy", "status", "plan", "cancel", "resume", "help")
+DEPLOYER_COMMANDS = {"deploy", "redeploy", "plan", "cancel", "resume"}
 SHORT_HELP = "I know: " + ", ".join(COMMANDS) + " (say 'help' for more)"
 
 
@@ -135,6 +136,16 @@ class CommandCore:
             return [f"{name} is in production: say 'redeploy {name} confirm' to tear it down and rebuild it"]
         design = await asyncio.to_thread(self.sources.load, last.source)
         return self._launch(message, design, check=False, kind="redeploy", force=len(args) == 2)
+
+    async def _resume(self, message: Message, args: list[str]) -> list[str]:
+        if len(args) != 1:
+            return [f"{message.sender.nick}: say resume <host>"]
+        sender = message.sender
+        requested_by = f"{sender.nick} ({sender.protocol} {sender.id or 'unverified'})"
+        deployment_id = self.orchestrator.resume(args[0].lower(), requested_by)
+        place = message.place
+        self.orchestrator.store.subscribe(deployment_id, place.protocol, place.target, place.private)
+        return [f"{sender.nick}: resuming {args[0].lower()} (deployment {deployment_id})"]
 
     async def _cancel(self, message: Message, args: list[str]) -> list[str]:
         if len(args) != 1:

@@ -14,7 +14,7 @@ from orchestrator.design import Design, load_design_file
 from orchestrator.errors import DeploymentError, JarvisError
 from orchestrator.render import static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
-from orchestrator.runner import DeploymentRunner
+from orchestrator.runner import DeploymentRunner, RunningDeployment
 from orchestrator.service import Orchestrator
 from orchestrator.store import DeploymentStore
 
@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     redeploy.add_argument("--design", help="the design file (default: the one of the host's last deployment)")
     redeploy.add_argument("--force", action="store_true", help="confirm the redeploy of a production host")
     redeploy.set_defaults(func=_redeploy)
+
+    resume = commands.add_parser("resume", help="continue a host's failed deployment from the stage that failed")
+    resume.add_argument("host")
+    resume.set_defaults(func=_resume)
 
     plan = commands.add_parser("plan", help="show what deploying a design would change, changing nothing")
     plan.add_argument("design")
@@ -88,6 +92,17 @@ def _redeploy(args: argparse.Namespace) -> int:
     return _run(args, config, store, design, kind="redeploy", force=args.force)
 
 
+def _resume(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    store = DeploymentStore(config.store_path)
+    runner = DeploymentRunner(config, store)
+    deployment_id = runner.record_resume(args.host.lower(), f"{getpass.getuser()} (cli)")
+    print(f"resuming {args.host.lower()} (deployment {deployment_id})", flush=True)
+    width = len(args.host)
+    running = runner.run_recorded(deployment_id, lambda t: print(transition_line(t, width), flush=True))
+    return _finish(running, store, check=False)
+
+
 def _deploy(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     design = load_design_file(args.design, config.mappings)
@@ -110,6 +125,11 @@ def _run(
         force=force,
         listener=lambda transition: print(transition_line(transition, width), flush=True),
     )
+    return _finish(running, store, check)
+
+
+def _finish(running: RunningDeployment, store: DeploymentStore, check: bool) -> int:
+    """Wait for the deployment (Ctrl-C cancels it), then print each host's summary or plan."""
     try:
         running.wait()
     except KeyboardInterrupt:
@@ -123,10 +143,8 @@ def _run(
     ok = all(host.state in ("ready", "planned") for host in hosts)
     if not check and len(hosts) > 1:
         failed = [host.hostname for host in hosts if host.state != "ready"]
-        print(
-            f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready"
-            + (f"; failed: {', '.join(failed)}" if failed else "")
-        )
+        tail = f"; failed: {', '.join(failed)}" if failed else ""
+        print(f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready{tail}")
     return 0 if ok else 1
 
 

@@ -185,6 +185,8 @@ def _facts(stage: str, action: str, result: dict[str, Any]) -> dict[str, Any]:
         }
     if name == "root_keypair" and result.get("public_key"):
         return {"root_public_key": result["public_key"]}
+    if name == "kernel_upgrade" and "running" in result:
+        return {"kernel": {key: result.get(key) for key in ("changed", "running", "reboot_required")}}
     if name == "dns_pointers" and stage == "move_pointers":
         return {"moved_pointers": result.get("moved") or []}
     if name == "dns_record" and result.get("record"):

@@ -27,7 +27,7 @@ from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import Listener, StageTracker
 from orchestrator.render import deployment_inventory, pipeline_play
-from orchestrator.stages import deploy_stages, playbook_stages
+from orchestrator.stages import Stage, deploy_stages, playbook_stages
 from orchestrator.store import DeploymentStore
 
 _DONE = object()
@@ -114,6 +114,37 @@ class DeploymentRunner:
         """Record the deployment, then run its playbook in the background."""
         return self.run_recorded(self.record(design, requested_by, check=check, kind=kind, force=force), listener)
 
+    def record_resume(self, hostname: str, requested_by: str) -> str:
+        """Record a deployment that continues HOSTNAME's failed one from its failed stage; return its id.
+
+        Earlier stages are not run again: what they learned (instance, address, host keys, root's key,
+        moved pointers, kernel) comes from the store. Only the credentials stage, which is cheap and
+        keeps the stored password, runs again to hand a provider its password.
+        """
+        last = self.store.host_status(hostname)
+        if last is None or last.state not in ("failed", "canceled"):
+            state = "nothing recorded" if last is None else last.state
+            raise DeploymentError(f"{hostname} has no failed deployment to resume ({state})")
+        previous = self.store.deployment(last.deployment_id)
+        if previous is None or previous["kind"] == "plan":
+            raise DeploymentError(f"{hostname}'s last deployment cannot be resumed")
+        host = next(h for h in previous["hosts"] if h["hostname"] == hostname)
+        kind = previous["kind"]
+        from_stage = last.stage or "credentials"
+        deployment_id = self.store.create_deployment(
+            [host],
+            list(deploy_stages(kind)),
+            source=previous["source"],
+            requested_by=requested_by,
+            kind=kind,
+            options={**previous["options"], "resume_of": last.deployment_id, "from_stage": from_stage},
+        )
+        self.store.merge_facts(deployment_id, hostname, last.facts)
+        for stage in _resumed_stages(kind, from_stage, skipped=True):
+            self.store.end_stage(deployment_id, hostname, stage.id, "skipped", f"done in {last.deployment_id}")
+        self.store.end_stage(deployment_id, hostname, "validate", "ok", f"design from {previous['source']}")
+        return deployment_id
+
     def run_recorded(self, deployment_id: str, listener: Listener | None = None) -> RunningDeployment:
         """Run a recorded deployment in a background thread of this process."""
         record = self.store.deployment(deployment_id)
@@ -159,7 +190,7 @@ class DeploymentRunner:
             thread, runner = ansible_runner.run_async(
                 private_data_dir=str(private_dir),
                 ident=running.id,
-                playbook=[pipeline_play(playbook_stages(kind))],
+                playbook=[pipeline_play(_resumed_stages(kind, record["options"].get("from_stage")))],
                 inventory=deployment_inventory(hosts, site_vars, self._host_vars(kind, hosts, record["options"])),
                 cmdline=cmdline,
                 envvars=self._envvars(),
@@ -187,17 +218,39 @@ class DeploymentRunner:
         running._done.set()
 
     def _host_vars(self, kind: str, hosts: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Per-host variables a redeploy needs: CMDB facts, the confirmation, fresh credentials."""
-        if kind != "redeploy":
-            return {}
-        return {
-            host["hostname"]: {
-                **redeploy_facts(self.config, host),
-                "jarvis_force": bool(options.get("force")),
-                "jarvis_rotate_credentials": True,
-            }
-            for host in hosts
-        }
+        """Per-host variables: a redeploy's CMDB facts and confirmation; a resume's earlier findings."""
+        host_vars: dict[str, dict[str, Any]] = {host["hostname"]: {} for host in hosts}
+        resuming = "resume_of" in options
+        for host in hosts:
+            found = host_vars[host["hostname"]]
+            if kind == "redeploy":
+                found.update(redeploy_facts(self.config, host))
+                found["jarvis_force"] = bool(options.get("force"))
+                found["jarvis_rotate_credentials"] = not resuming  # the interrupted run rotated them already
+            if resuming:
+                found.update(self._learned(options["resume_of"], host))
+        return host_vars
+
+    def _learned(self, deployment_id: str, host: dict[str, Any]) -> dict[str, Any]:
+        """What the stages of DEPLOYMENT_ID found out about HOST, as the variables later stages read."""
+        status = self.store.host_status(host["hostname"], deployment_id)
+        facts = status.facts if status else {}
+        found: dict[str, Any] = {}
+        if "instance" in facts:
+            found["jarvis_instance"] = facts["instance"]
+        if "ip" in facts:
+            found["jarvis_ip"] = found["ansible_host"] = facts["ip"]
+        if "ssh" in facts:
+            found["jarvis_ssh"] = facts["ssh"]
+            known_hosts = self.config.home / "known_hosts" / host["fqdn"]
+            found["ansible_ssh_common_args"] = f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+        if "root_public_key" in facts:
+            found["jarvis_root_keypair"] = {"public_key": facts["root_public_key"]}
+        if "moved_pointers" in facts:
+            found["jarvis_moved_pointers"] = {"moved": facts["moved_pointers"]}
+        if "kernel" in facts:
+            found["jarvis_kernel"] = facts["kernel"]
+        return found
 
     def _write_credentials(self, deployment_id: str) -> Path:
         """The credentials as a private vars file, outside the runner's data dir."""
@@ -217,6 +270,17 @@ class DeploymentRunner:
             "ANSIBLE_LOCALHOST_WARNING": "False",
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
         }
+
+
+def _resumed_stages(kind: str, from_stage: str | None, skipped: bool = False) -> list[Stage]:
+    """The playbook stages a resume from FROM_STAGE runs (credentials, then FROM_STAGE onwards), or those it skips."""
+    stages = list(playbook_stages(kind))
+    if from_stage is None:
+        return [] if skipped else stages
+    ids = [stage.id for stage in stages]
+    start = ids.index(from_stage) if from_stage in ids else 0
+    run = [stage for index, stage in enumerate(stages) if index >= start or stage.id == "credentials"]
+    return [stage for stage in stages if stage not in run] if skipped else run
 
 
 def _cancel_check(running: RunningDeployment, store: DeploymentStore) -> Any:

@@ -29,6 +29,12 @@ class Orchestrator:
         worker.launch(self.config, deployment_id)
         return deployment_id
 
+    def resume(self, hostname: str, requested_by: str) -> str:
+        """Continue HOSTNAME's failed deployment from its failed stage, in a worker; return the new id."""
+        deployment_id = self.runner.record_resume(hostname, requested_by)
+        worker.launch(self.config, deployment_id)
+        return deployment_id
+
     def running(self, hostname: str) -> HostStatus | None:
         host = self.store.host_status(hostname)
         return host if host is not None and host.state in ("pending", "running") else None
