@@ -132,6 +132,7 @@ HOST_KEYS = {
     "kernel",
     "provider_options",
     "standby",
+    "root_key",
 }
 MAX_INSTANCES = 100
 MAX_STRING = 4096
@@ -257,6 +258,7 @@ def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
         "kernel": _kernel(at("kernel"), raw.get("kernel", {})),
         "provider_options": _provider_options(at("provider_options"), raw.get("provider_options", {}), provider),
         "standby": None,
+        "root_key": _root_key(at("root_key"), raw.get("root_key", {})),
     }
     if raw.get("gitosis_admin") is not None:
         remote = _string(at("gitosis_admin"), raw["gitosis_admin"])
@@ -395,6 +397,16 @@ def _kernel(path: str, value: object) -> dict:
     if minimum is not None and not re.match(r"^\d+(\.\d+){0,2}$", str(minimum)):
         raise DesignError(f"{path}.minimum", f"expected a version like 6.1, got {_show(minimum)}")
     return {"upgrade": upgrade, "minimum": None if minimum is None else str(minimum)}
+
+
+def _root_key(path: str, value: object) -> dict:
+    if not isinstance(value, dict):
+        raise DesignError(path, f"expected a mapping, got {_show(value)}")
+    _check_keys(path, value, {"rotate"})
+    rotate = value.get("rotate", False)
+    if not isinstance(rotate, bool):
+        raise DesignError(f"{path}.rotate", f"expected true or false, got {_show(rotate)}")
+    return {"rotate": rotate}
 
 
 def _provider_options(path: str, value: object, provider: str) -> dict:

@@ -36,7 +36,7 @@ options:
     description:
       - The rich design's list of hosts. Each item may use C(hostname), C(fqdn), C(provider), C(image),
         C(region), C(size), C(ssh_keys), C(gitosis_admin), C(dns), C(mounts), C(puppet), C(kernel),
-        C(provider_options) and C(standby); see the project's C(docs/design.md).
+        C(provider_options), C(standby) and C(root_key); see the project's C(docs/design.md).
       - Mutually exclusive with O(instance).
     type: list
     elements: dict
@@ -91,6 +91,7 @@ hosts:
       kernel: {upgrade: false, minimum: null}
       provider_options: {}
       standby: null
+      root_key: {rotate: false}
 """
 
 from ansible.module_utils.basic import AnsibleModule
