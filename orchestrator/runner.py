@@ -1,4 +1,4 @@
-"""Run one deployment's playbook with ansible-runner and follow it stage by stage.
+"""Run one deployment's playbook (through an executor: here by default) and follow it stage by stage.
 
 Each deployment gets a private data dir under ``<home>/runs/<id>``. Credentials go to the
 playbook in a vars file of mode 0600 outside that dir (so they never land in the runner's
@@ -9,7 +9,6 @@ otherwise copy into ``artifacts/<id>/command``.
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import yaml
 
 from orchestrator._collection import COLLECTIONS_PATH
@@ -26,11 +24,10 @@ from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import Listener, StageTracker
+from orchestrator.executors import Executor, Job, LocalExecutor
 from orchestrator.render import deployment_inventory, pipeline_play
 from orchestrator.stages import Stage, deploy_stages, playbook_stages
 from orchestrator.store import DeploymentStore
-
-_DONE = object()
 
 
 def make_redactor(secrets: list[str]) -> Any:
@@ -76,9 +73,10 @@ class RunningDeployment:
 class DeploymentRunner:
     """Starts deployments and keeps the status store up to date while they run."""
 
-    def __init__(self, config: Config, store: DeploymentStore) -> None:
+    def __init__(self, config: Config, store: DeploymentStore, executor: Executor | None = None) -> None:
         self.config = config
         self.store = store
+        self.executor: Executor = executor or LocalExecutor()
         self.redact = make_redactor(config.secret_values())
 
     def record(
@@ -174,7 +172,6 @@ class DeploymentRunner:
         hosts: list[dict[str, Any]] = record["hosts"]
         kind, requested_by = record["kind"], record["requested_by"]
         check = kind == "plan"
-        events: queue.Queue[Any] = queue.Queue()
         credentials_file: Path | None = None
         try:
             credentials_file = self._write_credentials(running.id)
@@ -187,24 +184,16 @@ class DeploymentRunner:
                 "jarvis_deployment_id": running.id,
             }
             cmdline = f"-e @{credentials_file}" + (" --check --diff" if check else "")
-            thread, runner = ansible_runner.run_async(
-                private_data_dir=str(private_dir),
+            job = Job(
+                private_dir=private_dir,
                 ident=running.id,
                 playbook=[pipeline_play(_resumed_stages(kind, record["options"].get("from_stage")))],
                 inventory=deployment_inventory(hosts, site_vars, self._host_vars(kind, hosts, record["options"])),
                 cmdline=cmdline,
                 envvars=self._envvars(),
                 forks=max(1, min(len(hosts), 50)),
-                event_handler=_enqueue(events),
-                status_handler=lambda data, runner_config=None: None,
-                cancel_callback=_cancel_check(running, self.store),
-                quiet=True,
-                suppress_env_files=True,
             )
-            threading.Thread(target=_join_then_mark_done, args=(thread, events), daemon=True).start()
-            while (event := events.get()) is not _DONE:
-                tracker.handle(event)
-            status = runner.status
+            status = self.executor.execute(job, tracker.handle, _cancel_check(running, self.store))
         except Exception as exc:  # noqa: BLE001 - whatever broke, the deployment must end recorded
             status = "failed"
             for host in running.hostnames:
@@ -302,21 +291,6 @@ def _cancel_check(running: RunningDeployment, store: DeploymentStore) -> Any:
         return running._cancel.is_set()
 
     return canceled
-
-
-def _enqueue(events: queue.Queue[Any]) -> Any:
-    """An event handler that only queues: it runs on the runner's thread, which must not wait on us."""
-
-    def handle(event: dict[str, Any]) -> bool:
-        events.put(event)
-        return True  # and let ansible-runner write the event to its artifacts
-
-    return handle
-
-
-def _join_then_mark_done(thread: threading.Thread, events: queue.Queue[Any]) -> None:
-    thread.join()
-    events.put(_DONE)
 
 
 def _deployment_state(runner_status: str, deployment_id: str, store: DeploymentStore) -> str:

@@ -23,7 +23,7 @@ def design(tmp_path: Path, name: str, config: Config):  # type: ignore[no-untype
     return load_design_file(path, config.mappings)
 
 
-def wait_for_end(store: DeploymentStore, deployment_id: str, timeout: float = 180) -> dict:
+def wait_for_end(store: DeploymentStore, deployment_id: str, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = store.deployment(deployment_id)
