@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bot.access import AccessControl
 from bot.backends.base import Backend, Message
 from bot.sources import DesignSources
+from orchestrator.cmdb import redeploy_facts
 from orchestrator.design import Design
 from orchestrator.errors import JarvisError
 from orchestrator.service import Orchestrator
@@ -130,10 +131,10 @@ class CommandCore:
         last = self.orchestrator.store.host_status(name)
         if last is None:
             return [f"{name}: no deployment recorded to redeploy from; deploy it first"]
-        entry = await asyncio.to_thread(self.sources.host_entry, name) if self.sources.ldap else None
-        production = entry is not None and [v.upper() for v in entry.get("jarvisProduction", [])] == ["TRUE"]
-        if production and len(args) == 1:
-            return [f"{name} is in production: say 'redeploy {name} confirm' to tear it down and rebuild it"]
+        host = {"hostname": name, "standby": None}
+        facts = await asyncio.to_thread(redeploy_facts, self.orchestrator.config, host)
+        if facts["jarvis_production"] and len(args) == 1:
+            return [f"{name} is in production: say 'redeploy {name} confirm' to tear it down"]
         design = await asyncio.to_thread(self.sources.load, last.source)
         return self._launch(message, design, check=False, kind="redeploy", force=len(args) == 2)
 

@@ -218,3 +218,22 @@ def test_cancel_and_status_of_everything(session: Session, design_server: design
     assert session.wait_for(lambda line: line.startswith("vidar: running") or line.startswith("vidar: pending"))
     session.say("jarvis: cancel vidar")
     assert session.wait_for(lambda line: "canceling vidar" in line or "no deployment running" in line)
+
+
+def test_redeploying_a_production_host_asks_for_confirmation(
+    session: Session, design_server: designs.DesignServerInfo, world: dict
+) -> None:
+    session.say(f"jarvis: deploy {publish(design_server, 'ullr2')}")
+    session.wait_for(lambda line: line.startswith("ullr2 is ready at"))
+    ldap = world["ldap"]
+    conn = ldap3.Connection(ldap["uri"], ldap["bind_dn"], ldap["bind_password"], auto_bind=True)
+    try:
+        conn.modify(f"cn=ullr2,{ldap['hosts_dn']}", {"jarvisProduction": [(ldap3.MODIFY_REPLACE, ["TRUE"])]})
+    finally:
+        conn.unbind()
+    session.say("jarvis: redeploy ullr2")
+    assert session.wait_for(lambda line: line == "ullr2 is in production: say 'redeploy ullr2 confirm' to tear it down")
+    session.say("jarvis: redeploy ullr2 confirm")
+    assert session.wait_for(lambda line: "redeploying ullr2" in line)
+    assert session.wait_for(lambda line: line.startswith("ullr2: production_check"))
+    assert session.wait_for(lambda line: line.startswith("ullr2 is ready at"), timeout=300)
