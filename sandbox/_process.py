@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -10,7 +11,10 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any, TypeVar
 
 # The daemons this process started: kept so Python does not warn about (or reap) them early.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -120,3 +124,30 @@ def _read_pid(name: str, run_dir: Path) -> int | None:
         return int((run_dir / f"{name}.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
+
+
+InfoT = TypeVar("InfoT")
+
+
+def save_info(path: Path, info: Any) -> None:
+    """Record a server's info dataclass as JSON, readable by its owner only (it may hold a secret)."""
+    write_private(path, json.dumps(asdict(info), indent=2))
+
+
+def load_info(path: Path, build: Callable[..., InfoT]) -> InfoT | None:
+    """The info recorded at PATH, or None when there is none (or it no longer fits BUILD)."""
+    try:
+        return build(**json.loads(path.read_text()))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+
+
+def port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:PORT again (connections in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True

@@ -15,7 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import cast
 
-from sandbox._process import SandboxError, daemon_running, free_port, start_daemon, stop_daemon, write_private
+from sandbox._process import (
+    SandboxError,
+    daemon_running,
+    free_port,
+    load_info,
+    start_daemon,
+    stop_daemon,
+    write_private,
+)
 
 __all__ = ["USERNAME", "AlertmanagerInfo", "start", "stop"]
 
@@ -56,7 +64,7 @@ def start(state_dir: Path, password: str | None = None, timeout: float = 10.0) -
     STATE_DIR/data); the port stays the same when it is still free.
     """
     state_dir = state_dir.resolve()
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, AlertmanagerInfo)
     if previous is not None and previous.password == password and daemon_running(_DAEMON, state_dir):
         return previous
     stop(state_dir)
@@ -154,13 +162,6 @@ def _previous_port(previous: AlertmanagerInfo | None) -> int | None:
         except OSError:
             return None
     return port
-
-
-def _load_info(state_dir: Path) -> AlertmanagerInfo | None:
-    try:
-        return AlertmanagerInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
 
 
 def _log_tail(state_dir: Path) -> str:

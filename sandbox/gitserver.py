@@ -23,7 +23,6 @@ import os
 import pwd
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -33,6 +32,8 @@ from sandbox._process import (
     SandboxError,
     daemon_running,
     free_port,
+    load_info,
+    port_free,
     start_daemon,
     stop_daemon,
     wait_for_port,
@@ -83,7 +84,7 @@ class GitServerInfo:
 def start(state_dir: Path) -> GitServerInfo:
     """Start the git server of STATE_DIR (creating user, keys and repository when missing); reuse a running one."""
     state_dir = state_dir.resolve()
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, GitServerInfo)
     if previous is not None and daemon_running(_DAEMON, state_dir):
         return previous
     stop_daemon(_DAEMON, state_dir)
@@ -106,7 +107,7 @@ def start(state_dir: Path) -> GitServerInfo:
         _create_repository(repo, _public_line(admin_key))
     _chown_tree(home, user)
 
-    port = previous.port if previous is not None and _port_free(previous.port) else free_port()
+    port = previous.port if previous is not None and port_free(previous.port) else free_port()
     known_hosts = state_dir / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {_public_line(host_key)}\n")
     config = state_dir / "sshd_config"
@@ -260,19 +261,3 @@ def _sshd_config(port: int, host_key: Path) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _load_info(state_dir: Path) -> GitServerInfo | None:
-    try:
-        return GitServerInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

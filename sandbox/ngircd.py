@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox._process import (
     SandboxError,
     daemon_running,
     free_port,
+    load_info,
+    port_free,
+    save_info,
     start_daemon,
     stop_daemon,
     wait_for_port,
@@ -43,10 +44,10 @@ def start(state_dir: Path) -> IrcInfo:
     If the server of STATE_DIR still runs, its IrcInfo is returned as is.
     """
     state_dir = state_dir.resolve()
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, IrcInfo)
     if previous is not None and daemon_running(_DAEMON, state_dir):
         return previous
-    port = previous.port if previous is not None and _port_free(previous.port) else free_port()
+    port = previous.port if previous is not None and port_free(previous.port) else free_port()
     return _start_on(state_dir, port)
 
 
@@ -58,7 +59,7 @@ def stop(state_dir: Path) -> None:
 def restart(state_dir: Path) -> IrcInfo:
     """Stop and start the ngIRCd of STATE_DIR on the same port, so that clients can reconnect to it."""
     state_dir = state_dir.resolve()
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, IrcInfo)
     if previous is None:
         raise SandboxError(f"no IRC server was started in {state_dir}")
     stop(state_dir)
@@ -76,7 +77,7 @@ def _start_on(state_dir: Path, port: int) -> IrcInfo:
     write_private(state_dir / "ngircd.motd", "jarvis sandbox IRC server: for tests only.\n")
     # ngIRCd reads both files as root, before it drops to nobody.
     write_private(conf, _config(state_dir, info))
-    _save_info(state_dir, info)
+    save_info(state_dir / _INFO_FILE, info)
 
     # -n keeps it in the foreground (pid known, log to start_daemon's file); no PidFile: as nobody it
     # could not write one in STATE_DIR.
@@ -114,23 +115,3 @@ def _config(state_dir: Path, info: IrcInfo) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _save_info(state_dir: Path, info: IrcInfo) -> None:
-    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info), indent=2))
-
-
-def _load_info(state_dir: Path) -> IrcInfo | None:
-    try:
-        return IrcInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -21,6 +21,9 @@ from sandbox._process import (
     SandboxError,
     daemon_running,
     free_port,
+    load_info,
+    port_free,
+    save_info,
     start_daemon,
     stop_daemon,
     wait_for_port,
@@ -71,19 +74,19 @@ def start(state_dir: Path, users: dict[str, str]) -> XmppInfo:
     state_dir.chmod(0o700)
     conf = state_dir / "prosody.cfg.lua"
 
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, XmppInfo)
     if previous is not None and daemon_running(_DAEMON, state_dir):
         info = XmppInfo(**{**asdict(previous), "passwords": {**previous.passwords, **users}})
         _register(prosodyctl, conf, info.domain, users)
-        _save_info(state_dir, info)
+        save_info(state_dir / _INFO_FILE, info)
         return info
 
-    port = previous.port if previous is not None and _port_free(previous.port) else free_port()
+    port = previous.port if previous is not None and port_free(previous.port) else free_port()
     passwords = {**(previous.passwords if previous else {}), **users}
     info = XmppInfo("127.0.0.1", port, DOMAIN, MUC_DOMAIN, passwords)
     _write_config(conf, state_dir, info)
     _register(prosodyctl, conf, info.domain, passwords)
-    _save_info(state_dir, info)
+    save_info(state_dir / _INFO_FILE, info)
 
     start_daemon(_DAEMON, [prosody, "--config", str(conf), "-F"], state_dir)
     try:
@@ -103,7 +106,7 @@ def stop(state_dir: Path) -> None:
 def restart(state_dir: Path) -> XmppInfo:
     """Stop and start the Prosody of STATE_DIR again, with the same port and users (rooms are gone)."""
     state_dir = state_dir.resolve()
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, XmppInfo)
     if previous is None:
         raise SandboxError(f"no sandbox Prosody was started in {state_dir}")
     stop(state_dir)
@@ -201,25 +204,3 @@ def _wait_until_serving(info: XmppInfo, state_dir: Path) -> None:
     log = state_dir / f"{_DAEMON}.log"
     tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
     raise SandboxError(f"Prosody on {info.host}:{info.port} does not serve {info.domain}\n{tail}")
-
-
-def _save_info(state_dir: Path, info: XmppInfo) -> None:
-    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info), indent=2))
-
-
-def _load_info(state_dir: Path) -> XmppInfo | None:
-    try:
-        return XmppInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-def _port_free(port: int) -> bool:
-    """Whether Prosody could listen on PORT: like Prosody, ignore connections of the last run in TIME_WAIT."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
-from sandbox._process import SandboxError, daemon_running, free_port, start_daemon, stop_daemon, wait_for_port
+from sandbox._process import (
+    SandboxError,
+    daemon_running,
+    free_port,
+    load_info,
+    port_free,
+    save_info,
+    start_daemon,
+    stop_daemon,
+    wait_for_port,
+)
 
 __all__ = ["SCHEMA", "LdapInfo", "start", "stop"]
 
@@ -50,7 +58,7 @@ def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
 
-    previous = _load_info(state_dir)
+    previous = load_info(state_dir / _INFO_FILE, LdapInfo)
     if previous is not None and previous.base_dn != base_dn:
         raise SandboxError(f"{state_dir} holds a directory for {previous.base_dn}, not {base_dn}")
     if previous is not None and daemon_running(_DAEMON, state_dir):
@@ -58,7 +66,7 @@ def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
 
     password = previous.bind_password if previous else secrets.token_urlsafe(24)
     port = _previous_port(previous)
-    if port is None or not _port_free(port):
+    if port is None or not port_free(port):
         port = free_port()
     info = LdapInfo(
         uri=f"ldap://127.0.0.1:{port}",
@@ -68,7 +76,7 @@ def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
         bind_password=password,
     )
     conf = _write_config(state_dir, info, _hash_password(slappasswd, password, state_dir))
-    _save_info(state_dir, info)
+    save_info(state_dir / _INFO_FILE, info)
 
     start_daemon(_DAEMON, [slapd, "-f", str(conf), "-h", f"{info.uri}/", "-d", "0"], state_dir)
     try:
@@ -183,32 +191,9 @@ def _add_base_entries(info: LdapInfo) -> None:
         conn.unbind()
 
 
-def _save_info(state_dir: Path, info: LdapInfo) -> None:
-    path = state_dir / _INFO_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(asdict(info), out, indent=2)
-
-
-def _load_info(state_dir: Path) -> LdapInfo | None:
-    try:
-        return LdapInfo(**json.loads((state_dir / _INFO_FILE).read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
 def _previous_port(info: LdapInfo | None) -> int | None:
     if info is None:
         return None
     with contextlib.suppress(ValueError):
         return int(info.uri.rsplit(":", 1)[1])
     return None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
