@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox import ec2, hosts
+from sandbox import ec2
 from tests.support.ansible import run_module
+from tests.support.hosts import containers, wait_container_gone
 from tests.support.ssh import make_key, ssh, ssh_banner, wait_ssh_gone
 
 pytestmark = pytest.mark.integration
@@ -41,18 +41,6 @@ def ec2_instance(info: ec2.Ec2Info, args: dict[str, Any], **kwargs: Any) -> dict
     result = run_module("ec2_instance", args, env=info.env(), **kwargs)
     assert info.secret_key not in result["_stdout"]
     return result
-
-
-def containers(info: ec2.Ec2Info) -> dict[str, str]:
-    return hosts.list_hosts(f"{info.prefix}-")
-
-
-def wait_container_gone(info: ec2.Ec2Info, name: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while name in containers(info):
-        if time.monotonic() > deadline:
-            pytest.fail(f"container {name} still there {timeout:.0f}s after its instance was terminated")
-        time.sleep(0.2)
 
 
 def test_running_in_four_beats_gives_a_host_that_answers_ssh(ec2_sandbox: ec2.Ec2Info, ssh_key: Path) -> None:
@@ -118,7 +106,7 @@ def test_stop_start_and_terminate_follow_the_host(ec2_sandbox: ec2.Ec2Info, ssh_
     assert gone["instance"] == {}
     assert gone["actions"] == [f"terminated instance {instance['id']} of web2"]
     assert gone["diff"]["after"] == {"state": "absent"}
-    wait_container_gone(ec2_sandbox, container)
+    wait_container_gone(ec2_sandbox, container, "its instance was terminated")
     assert ec2_instance(ec2_sandbox, {"name": "web2", "state": "absent"})["changed"] is False
 
 

@@ -6,15 +6,15 @@ import ipaddress
 import json
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from linode_api4 import Instance, LinodeClient
 
-from sandbox import hosts, linode
+from sandbox import linode
 from tests.support.ansible import ansible_env, run_module
+from tests.support.hosts import containers, wait_container_gone
 from tests.support.ssh import host_key, make_key, ssh, ssh_banner, wait_ssh_gone
 
 pytestmark = pytest.mark.integration
@@ -47,18 +47,6 @@ def linode_instance(info: linode.LinodeInfo, args: dict[str, Any], **kwargs: Any
 
 def api(info: linode.LinodeInfo) -> LinodeClient:
     return LinodeClient(info.token, base_url=info.base_url, retry=False)
-
-
-def containers(info: linode.LinodeInfo) -> dict[str, str]:
-    return hosts.list_hosts(f"{info.prefix}-")
-
-
-def wait_container_gone(info: linode.LinodeInfo, name: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while name in containers(info):
-        if time.monotonic() > deadline:
-            pytest.fail(f"container {name} still there {timeout:.0f}s after its Linode was deleted")
-        time.sleep(0.2)
 
 
 def test_running_in_four_beats_gives_a_host_that_answers_ssh(linode_sandbox: linode.LinodeInfo, ssh_key: Path) -> None:
@@ -131,7 +119,7 @@ def test_stopped_then_running_then_absent_follow_the_host(linode_sandbox: linode
     assert gone["actions"] == [f"deleted Linode {instance['id']} of web2"]
     assert gone["diff"]["before"]["state"] == "running"
     assert gone["diff"]["after"] == {"state": "absent"}
-    wait_container_gone(linode_sandbox, container)
+    wait_container_gone(linode_sandbox, container, "its Linode was deleted")
     wait_ssh_gone(ip)
     assert linode_instance(linode_sandbox, {"label": "web2", "state": "absent"})["changed"] is False
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sandbox import hosts, vsphere
+from sandbox import vsphere
 from tests.support.ansible import run_module
+from tests.support.hosts import containers, wait_container_gone
 from tests.support.ssh import make_key, ssh, ssh_banner, wait_ssh_gone
 
 pytestmark = pytest.mark.integration
@@ -42,18 +42,6 @@ def vsphere_instance(info: vsphere.VsphereInfo, args: dict[str, Any], **kwargs: 
     result = run_module("vsphere_instance", args, env=info.env(), **kwargs)
     assert info.password not in result["_stdout"]
     return result
-
-
-def containers(info: vsphere.VsphereInfo) -> dict[str, str]:
-    return hosts.list_hosts(f"{info.prefix}-")
-
-
-def wait_container_gone(info: vsphere.VsphereInfo, name: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while name in containers(info):
-        if time.monotonic() > deadline:
-            pytest.fail(f"container {name} still there {timeout:.0f}s after its VM was destroyed")
-        time.sleep(0.2)
 
 
 def test_running_in_four_beats_gives_a_host_that_answers_ssh(
@@ -159,7 +147,7 @@ def test_stop_start_and_destroy_follow_the_host(vsphere_sandbox: vsphere.Vsphere
     assert gone["instance"] == {}
     assert gone["actions"] == [f"powered off VM web2 ({vm_id})", f"destroyed VM web2 ({vm_id})"]
     assert gone["diff"]["after"] == {"state": "absent"}
-    wait_container_gone(info, container)
+    wait_container_gone(info, container, "its VM was destroyed")
     assert vsphere_instance(info, {"name": "web2", "state": "absent"})["changed"] is False
 
 

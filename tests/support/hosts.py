@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Protocol
 
 import boto3
+import pytest
 
-from sandbox import ec2
+from sandbox import ec2, hosts
 from tests.support.ssh import ssh
 
-__all__ = ["launch_host"]
+__all__ = ["containers", "launch_host", "wait_container_gone"]
 
 
 def launch_host(info: ec2.Ec2Info, name: str, key: Path) -> str:
@@ -43,3 +46,24 @@ def launch_host(info: ec2.Ec2Info, name: str, key: Path) -> str:
     login = ssh(ip, key, "true")
     assert login.returncode == 0, f"root cannot log in to {name} at {ip}: {login.stderr}"
     return ip
+
+
+class _Provider(Protocol):
+    """A sandbox provider's info: its containers are named after its prefix."""
+
+    @property
+    def prefix(self) -> str: ...
+
+
+def containers(info: _Provider) -> dict[str, str]:
+    """The provider's host containers, name -> podman state."""
+    return hosts.list_hosts(f"{info.prefix}-")
+
+
+def wait_container_gone(info: _Provider, name: str, why: str, timeout: float = 15.0) -> None:
+    """Wait until the host container NAME is removed (WHY: what removed its instance)."""
+    deadline = time.monotonic() + timeout
+    while name in containers(info):
+        if time.monotonic() > deadline:
+            pytest.fail(f"container {name} still there {timeout:.0f}s after {why}")
+        time.sleep(0.2)
