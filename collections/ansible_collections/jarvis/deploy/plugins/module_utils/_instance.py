@@ -32,3 +32,10 @@ class InstanceTaskBase:
         """Record one step: DONE when it happened, PLANNED (what would happen) in check mode."""
         self.changed = True
         self.actions.append(planned if self.module.check_mode else done)
+
+
+def diff_side(instance):
+    """One side of an instance module's diff: what describes the instance, not what it was given."""
+    if not instance:
+        return {"state": "absent"}
+    return {key: value for key, value in instance.items() if key not in ("id", "private_ip", "public_ip")}

@@ -18,7 +18,7 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase, diff_side
 
 try:
     from pyVim.connect import Disconnect, SmartConnect
@@ -226,12 +226,6 @@ def summary(vm, props, datacenter):
     }
 
 
-def _diff_side(instance):
-    if not instance:
-        return {"state": "absent"}
-    return {key: value for key, value in instance.items() if key not in ("id", "private_ip", "public_ip")}
-
-
 class InstanceTask(InstanceTaskBase):
     """One run of vsphere_instance: look up the VM by name, compare with what is wanted, then act (or not)."""
 
@@ -288,7 +282,7 @@ class InstanceTask(InstanceTaskBase):
         result = {"changed": self.changed, "actions": self.actions, "instance": after}
         if self.module._diff:
             predicted = after if not self.module.check_mode else self._predicted(before, state)
-            result["diff"] = {"before": _diff_side(before), "after": _diff_side(predicted)}
+            result["diff"] = {"before": diff_side(before), "after": diff_side(predicted)}
         return result
 
     def _predicted(self, before, state):
