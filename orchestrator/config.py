@@ -74,7 +74,9 @@ TOP_KEYS = {
     "bot",
     "gitosis",
     "reboot",
+    "executor",
 }
+EXECUTOR_TYPES = ("local", "remote", "awx")
 
 
 def default_home() -> Path:
@@ -101,6 +103,7 @@ class Config:
     bot: dict[str, Any] = field(default_factory=dict)  # the chat bot's section, read by bot.config
     gitosis: dict[str, Any] = field(default_factory=dict)  # where gitosis-admin remotes are really reached
     reboot: dict[str, str] = field(default_factory=dict)  # {command, boot_time_command} for odd hosts
+    executor: dict[str, Any] = field(default_factory=lambda: {"type": "local"})  # where playbooks run
     path: Path | None = None
 
     @property
@@ -119,6 +122,7 @@ class Config:
         """Every secret jarvis knows, so that output can be scrubbed of them."""
         values = [self.credentials.get(group, {}).get(key, "") for group, key in SECRET_KEYS]
         values += [str((self.bot.get(network) or {}).get("password") or "") for network in ("irc", "xmpp")]
+        values.append(str(self.executor.get("token") or ""))
         return [value for value in values if len(value) >= 4]
 
     def site_vars(self) -> dict[str, Any]:
@@ -185,6 +189,7 @@ def load_config(explicit: str | None = None) -> Config:
         bot=dict(raw.get("bot") or {}),
         gitosis=dict(raw.get("gitosis") or {}),
         reboot=dict(raw.get("reboot") or {}),
+        executor=_executor(raw.get("executor"), path),
         path=path,
     )
     if raw.get("home") and not os.environ.get("JARVIS_HOME"):
@@ -211,3 +216,20 @@ def _credentials(raw: dict[str, Any], path: Path | None) -> dict[str, dict[str, 
 
 def _path(value: Any) -> Path | None:
     return Path(value) if value else None
+
+
+def _executor(raw: Any, path: Path | None) -> dict[str, Any]:
+    """The ``executor`` section: local (default), remote (an ansible-runner worker over SSH) or awx.
+
+    An AWX token may come from $JARVIS_AWX_TOKEN instead of the file.
+    """
+    section = {"type": "local"} if raw is None else raw
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: executor must be a mapping")
+    kind = section.get("type", "local")
+    if kind not in EXECUTOR_TYPES:
+        raise ConfigError(f"{path}: executor.type must be one of {', '.join(EXECUTOR_TYPES)}, not {kind!r}")
+    section = {**section, "type": kind}
+    if kind == "awx" and not section.get("token") and os.environ.get("JARVIS_AWX_TOKEN"):
+        section["token"] = os.environ["JARVIS_AWX_TOKEN"]
+    return section

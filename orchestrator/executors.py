@@ -7,14 +7,22 @@ mapping, the status store and chat announcements work the same whichever runs th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import ansible_runner
+import yaml
+
+from orchestrator.config import Config
+from orchestrator.render import deployment_inventory, pipeline_play
+from orchestrator.stages import Stage, playbook_stages
 
 EventHandler = Callable[[dict[str, Any]], None]
 CancelCheck = Callable[[], bool]
@@ -22,15 +30,70 @@ CancelCheck = Callable[[], bool]
 
 @dataclass
 class Job:
-    """One playbook run: what to run, where its private data dir is, and how."""
+    """One deployment's playbook run, described so that any executor can carry it out.
+
+    Local and remote executors run the rendered ``playbook()`` over ``inventory()``; AWX runs the
+    static playbook of ``kind`` with the hosts, ``site_vars`` and ``host_vars`` as extra vars and
+    ``skipped_stages()`` as skip tags. ``credentials`` never go into the private data dir.
+    """
 
     private_dir: Path
     ident: str
-    playbook: list[dict[str, Any]]
-    inventory: dict[str, Any]
-    cmdline: str
+    kind: str  # deploy, redeploy or plan
+    hosts: list[dict[str, Any]]
+    stages: list[Stage]
+    site_vars: dict[str, Any] = field(default_factory=dict)
+    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     envvars: dict[str, str] = field(default_factory=dict)
     forks: int = 5
+
+    @property
+    def check(self) -> bool:
+        return self.kind == "plan"
+
+    def playbook(self) -> list[dict[str, Any]]:
+        return [pipeline_play(self.stages)]
+
+    def inventory(self) -> dict[str, Any]:
+        return deployment_inventory(self.hosts, self.site_vars, self.host_vars)
+
+    def skipped_stages(self) -> list[str]:
+        """The playbook stages of this kind that this job does not run (a resume's finished ones)."""
+        running = {stage.id for stage in self.stages}
+        return [stage.id for stage in playbook_stages(self.kind) if stage.id not in running]
+
+    def cmdline(self, credentials_file: Path | None = None) -> str:
+        options = [f"-e @{credentials_file}"] if credentials_file else []
+        return " ".join(options + (["--check", "--diff"] if self.check else []))
+
+
+@contextlib.contextmanager
+def private_credentials_file(job: Job, directory: Path) -> Iterator[Path]:
+    """JOB's credentials as a vars file of mode 0600 in DIRECTORY, removed when the run ends."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle, name = tempfile.mkstemp(dir=directory, prefix=f"{job.ident}-", suffix=".yml")
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "w") as out:
+            yaml.safe_dump({"jarvis_credentials": job.credentials}, out)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def make_executor(config: Config) -> Executor:
+    """The executor the config's ``executor`` section names (see orchestrator.config)."""
+    section = config.executor
+    if section["type"] == "remote":
+        from orchestrator.remote import RemoteExecutor
+
+        return RemoteExecutor.from_config(section, config)
+    if section["type"] == "awx":
+        from orchestrator.awx import AwxExecutor
+
+        return AwxExecutor.from_config(section, config)
+    return LocalExecutor(config.home / "private")
 
 
 class Executor(Protocol):
@@ -45,9 +108,20 @@ _DONE = object()
 
 class LocalExecutor:
     """ansible-runner in this process (``run_async``); events are handed over through a queue, since
-    the runner's handlers run on its own thread and must not wait on the status store."""
+    the runner's handlers run on its own thread and must not wait on the status store.
+
+    Credentials go in a private vars file in SECRETS_DIR, outside the runner's data dir, so that
+    they never land in its artifacts.
+    """
+
+    def __init__(self, secrets_dir: Path) -> None:
+        self.secrets_dir = secrets_dir
 
     def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
+        with private_credentials_file(job, self.secrets_dir) as credentials_file:
+            return self._run(job, job.cmdline(credentials_file), on_event, canceled)
+
+    def _run(self, job: Job, cmdline: str, on_event: EventHandler, canceled: CancelCheck) -> str:
         events: queue.Queue[Any] = queue.Queue()
 
         def enqueue(event: dict[str, Any]) -> bool:
@@ -57,9 +131,9 @@ class LocalExecutor:
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(job.private_dir),
             ident=job.ident,
-            playbook=job.playbook,
-            inventory=job.inventory,
-            cmdline=job.cmdline,
+            playbook=job.playbook(),
+            inventory=job.inventory(),
+            cmdline=cmdline,
             envvars=job.envvars,
             forks=job.forks,
             event_handler=enqueue,

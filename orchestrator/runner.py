@@ -9,14 +9,10 @@ otherwise copy into ``artifacts/<id>/command``.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.cmdb import redeploy_facts
@@ -24,8 +20,7 @@ from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import Listener, StageTracker
-from orchestrator.executors import Executor, Job, LocalExecutor
-from orchestrator.render import deployment_inventory, pipeline_play
+from orchestrator.executors import Executor, Job, make_executor
 from orchestrator.stages import Stage, deploy_stages, playbook_stages
 from orchestrator.store import DeploymentStore
 
@@ -76,7 +71,7 @@ class DeploymentRunner:
     def __init__(self, config: Config, store: DeploymentStore, executor: Executor | None = None) -> None:
         self.config = config
         self.store = store
-        self.executor: Executor = executor or LocalExecutor()
+        self.executor: Executor = executor or make_executor(config)
         self.redact = make_redactor(config.secret_values())
 
     def record(
@@ -171,10 +166,7 @@ class DeploymentRunner:
     ) -> None:
         hosts: list[dict[str, Any]] = record["hosts"]
         kind, requested_by = record["kind"], record["requested_by"]
-        check = kind == "plan"
-        credentials_file: Path | None = None
         try:
-            credentials_file = self._write_credentials(running.id)
             scrub_environment()
             private_dir = self.config.runs_dir / running.id
             private_dir.mkdir(parents=True, mode=0o700)
@@ -183,13 +175,15 @@ class DeploymentRunner:
                 "jarvis_deployed_by": requested_by,
                 "jarvis_deployment_id": running.id,
             }
-            cmdline = f"-e @{credentials_file}" + (" --check --diff" if check else "")
             job = Job(
                 private_dir=private_dir,
                 ident=running.id,
-                playbook=[pipeline_play(_resumed_stages(kind, record["options"].get("from_stage")))],
-                inventory=deployment_inventory(hosts, site_vars, self._host_vars(kind, hosts, record["options"])),
-                cmdline=cmdline,
+                kind=kind,
+                hosts=hosts,
+                stages=_resumed_stages(kind, record["options"].get("from_stage")),
+                site_vars=site_vars,
+                host_vars=self._host_vars(kind, hosts, record["options"]),
+                credentials=self.config.credentials,
                 envvars=self._envvars(),
                 forks=max(1, min(len(hosts), 50)),
             )
@@ -198,9 +192,6 @@ class DeploymentRunner:
             status = "failed"
             for host in running.hostnames:
                 self.store.finish_host(running.id, host, "failed", self.redact(f"jarvis could not run: {exc}"))
-        finally:
-            if credentials_file is not None:
-                credentials_file.unlink(missing_ok=True)
         tracker.finish(status)
         self.store.set_deployment_state(running.id, _deployment_state(status, running.id, self.store))
         running.status = status
@@ -240,15 +231,6 @@ class DeploymentRunner:
         if "kernel" in facts:
             found["jarvis_kernel"] = facts["kernel"]
         return found
-
-    def _write_credentials(self, deployment_id: str) -> Path:
-        """The credentials as a private vars file, outside the runner's data dir."""
-        directory = self.config.home / "private"
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, name = tempfile.mkstemp(dir=directory, prefix=f"{deployment_id}-", suffix=".yml")
-        with os.fdopen(handle, "w") as out:
-            yaml.safe_dump({"jarvis_credentials": self.config.credentials}, out)
-        return Path(name)
 
     def _envvars(self) -> dict[str, str]:
         paths = [str(COLLECTIONS_PATH), os.environ.get("ANSIBLE_COLLECTIONS_PATH", "")]
