@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
+from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.config import Config, default_home, load_config
 from orchestrator.design import Design, load_design_file
 from orchestrator.errors import DeploymentError, JarvisError
-from orchestrator.render import static_playbook_text
+from orchestrator.render import STATIC_KINDS, static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
 from orchestrator.runner import DeploymentRunner, RunningDeployment
 from orchestrator.service import Orchestrator
@@ -66,9 +70,26 @@ def _parser() -> argparse.ArgumentParser:
     cancel.set_defaults(func=_cancel)
 
     playbook = commands.add_parser(
-        "playbook", help="print the static playbooks/deploy.yml (for plain ansible-playbook)"
+        "playbook", help="print a static playbook of playbooks/ (for plain ansible-playbook and AWX), or write them all"
     )
-    playbook.set_defaults(func=lambda args: sys.stdout.write(static_playbook_text()) and 0)
+    playbook.add_argument("kind", nargs="?", choices=STATIC_KINDS, default="deploy")
+    playbook.add_argument(
+        "--write", type=Path, metavar="DIR", help="write deploy.yml, redeploy.yml, destroy.yml to DIR"
+    )
+    playbook.set_defaults(func=_playbook)
+
+    site_vars = commands.add_parser(
+        "vars", help="print the config's site settings as Ansible vars (YAML), for plain ansible-playbook runs"
+    )
+    site_vars.add_argument(
+        "--credentials", action="store_true", help="add jarvis_credentials (encrypt the output with ansible-vault)"
+    )
+    site_vars.set_defaults(func=_vars)
+
+    env = commands.add_parser(
+        "env", help="print shell exports of the config's credentials and Ansible settings, for plain ansible-playbook"
+    )
+    env.set_defaults(func=_env)
 
     sandbox = commands.add_parser("sandbox", help="the built-in local world: slapd, named, EC2 and real hosts")
     sandbox.add_argument("action", choices=["up", "down", "status"])
@@ -175,7 +196,33 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _playbook(args: argparse.Namespace) -> int:
-    sys.stdout.write(static_playbook_text())
+    if args.write is None:
+        sys.stdout.write(static_playbook_text(args.kind))
+        return 0
+    for kind in STATIC_KINDS:
+        (args.write / f"{kind}.yml").write_text(static_playbook_text(kind))
+    return 0
+
+
+def _vars(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    values: dict[str, object] = dict(config.site_vars())
+    if args.credentials:
+        values["jarvis_credentials"] = config.credentials
+    sys.stdout.write(yaml.safe_dump(values, sort_keys=False))
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    exports = {
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH),
+        # The controller's modules need this interpreter's libraries (ldap3, boto3, ...); the hosts keep theirs.
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        **config.credential_environment(),
+    }
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")
     return 0
 
 

@@ -125,6 +125,15 @@ class Config:
         values.append(str(self.executor.get("token") or ""))
         return [value for value in values if len(value) >= 4]
 
+    def credential_environment(self) -> dict[str, str]:
+        """The credentials as the environment variables the collection's modules fall back to."""
+        return {
+            CREDENTIAL_ENV[group][key]: str(value)
+            for group, keys in self.credentials.items()
+            for key, value in keys.items()
+            if key in CREDENTIAL_ENV.get(group, {}) and value not in (None, "")
+        }
+
     def site_vars(self) -> dict[str, Any]:
         """Non-secret settings handed to the playbook as inventory variables."""
         return {

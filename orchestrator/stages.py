@@ -1,4 +1,4 @@
-"""The pipeline's stages, in order: the seed's nineteen steps plus validation and "ready".
+"""The pipeline's stages, in order: the seed's nineteen steps plus validation and "ready" (and a destroy's "forget").
 
 Each implemented stage is a task file ``roles/pipeline/tasks/<id>.yml`` of the collection; the
 orchestrator maps every task event to its stage through that file name. Stages not implemented
@@ -9,22 +9,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The kinds of run: a deployment, its dry run, a redeploy (teardown first) and a destroy (teardown only).
+KINDS = ("deploy", "plan", "redeploy", "destroy")
+BUILD = frozenset({"deploy", "plan", "redeploy"})
+TEARDOWN = frozenset({"redeploy", "destroy"})
+
 
 @dataclass(frozen=True)
 class Stage:
     id: str
     title: str
     implemented: bool
-    redeploy_only: bool = False
+    kinds: frozenset[str] = BUILD
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("validate", "validate the design", True),
-    Stage("production_check", "check whether the node is in production", True, redeploy_only=True),
-    Stage("move_pointers", "move service pointers away", True, redeploy_only=True),
-    Stage("silence", "silence monitoring", True, redeploy_only=True),
-    Stage("power_off", "power off the old instance", True, redeploy_only=True),
-    Stage("delete", "delete the old instance", True, redeploy_only=True),
+    Stage("validate", "validate the design", True, frozenset(KINDS)),
+    Stage("production_check", "check whether the node is in production", True, TEARDOWN),
+    Stage("move_pointers", "move service pointers away", True, TEARDOWN),
+    Stage("silence", "silence monitoring", True, TEARDOWN),
+    Stage("power_off", "power off the old instance", True, TEARDOWN),
+    Stage("delete", "delete the old instance", True, TEARDOWN),
     Stage("credentials", "create root credentials", True),
     Stage("instance", "deploy the instance from its template", True),
     Stage("address", "get the instance's IP address", True),
@@ -38,18 +43,19 @@ STAGES: tuple[Stage, ...] = (
     Stage("gitosis", "push root's key to gitosis-admin", True),
     Stage("puppet_install", "install puppet", True),
     Stage("puppet_run", "run puppet", True),
-    Stage("unsilence", "re-enable monitoring and move service pointers back", True, redeploy_only=True),
+    Stage("unsilence", "re-enable monitoring and move service pointers back", True, frozenset({"redeploy"})),
+    Stage("forget", "remove the host's DNS records, CMDB entry and gitosis key", True, frozenset({"destroy"})),
     Stage("ready", "ready", True),
 )
 
 BY_ID = {stage.id: stage for stage in STAGES}
 
-KINDS = ("deploy", "plan", "redeploy")
-
 
 def deploy_stages(kind: str = "deploy") -> tuple[Stage, ...]:
-    """The stages of a deployment of KIND, implemented or not, in order; a redeploy has them all."""
-    return tuple(stage for stage in STAGES if kind == "redeploy" or not stage.redeploy_only)
+    """The stages of a run of KIND, implemented or not, in order."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    return tuple(stage for stage in STAGES if kind in stage.kinds)
 
 
 def playbook_stages(kind: str = "deploy") -> tuple[Stage, ...]:

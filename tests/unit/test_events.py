@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+import pytest
 
 from orchestrator.events import StageTracker, Transition
-from orchestrator.render import HEADER, static_deploy_playbook
+from orchestrator.render import STATIC_KINDS, static_playbook, static_playbook_text
 from orchestrator.stages import deploy_stages, stage_of_task_path
 from orchestrator.store import DeploymentStore
 
@@ -95,15 +95,16 @@ def test_events_of_other_hosts_and_files_are_ignored() -> None:
     assert heard == []
 
 
-def test_static_playbook_is_generated_from_the_stage_list() -> None:
-    text = (REPO / "playbooks" / "deploy.yml").read_text()
-    assert text.startswith(HEADER)
-    assert yaml.safe_load(text) == static_deploy_playbook(), "run: jarvis playbook > playbooks/deploy.yml"
+@pytest.mark.parametrize("kind", STATIC_KINDS)
+def test_static_playbooks_are_generated_from_the_stage_list(kind: str) -> None:
+    text = (REPO / "playbooks" / f"{kind}.yml").read_text()
+    assert text == static_playbook_text(kind), "run: jarvis playbook --write playbooks"
 
 
-def test_every_playbook_stage_has_its_task_file() -> None:
+@pytest.mark.parametrize("kind", STATIC_KINDS)
+def test_every_playbook_stage_has_its_task_file(kind: str) -> None:
     tasks = REPO / "collections/ansible_collections/jarvis/deploy/roles/pipeline/tasks"
-    for play in static_deploy_playbook():
+    for play in static_playbook(kind):
         for block in play["tasks"]:
             name = block["block"][0]["ansible.builtin.import_role"]["tasks_from"]
             assert (tasks / f"{name}.yml").exists()

@@ -32,7 +32,7 @@ class CallbackModule(CallbackBase):
         self.plays.append({"play": {"name": play.get_name()}, "tasks": []})
 
     def v2_playbook_on_task_start(self, task, is_conditional) -> None:  # type: ignore[no-untyped-def]
-        self.plays[-1]["tasks"].append({"task": {"name": task.get_name()}, "hosts": {}})
+        self.plays[-1]["tasks"].append({"task": {"name": task.get_name(), "path": task.get_path()}, "hosts": {}})
 
     def _record(self, result, **extra) -> None:  # type: ignore[no-untyped-def]
         self.plays[-1]["tasks"][-1]["hosts"][result._host.get_name()] = {**result._result, **extra}
