@@ -66,7 +66,10 @@ MODULE_DEFAULTS: dict[str, dict[str, str]] = {
 
 def _role_task(name: str, tasks_from: str, tags: list[str]) -> dict[str, Any]:
     """A named, tagged block that imports one task file of the pipeline role."""
-    imported = {"ansible.builtin.import_role": {"name": ROLE, "tasks_from": tasks_from}}
+    imported = {
+        "name": f"Import the {tasks_from} tasks",
+        "ansible.builtin.import_role": {"name": ROLE, "tasks_from": tasks_from},
+    }
     return {"name": name, "tags": tags, "block": [imported]}
 
 
@@ -169,7 +172,14 @@ def static_playbook_header(kind: str) -> str:
     )
 
 
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents lists under their key, as yamllint (and ansible-lint) want."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def static_playbook_text(kind: str = "deploy") -> str:
     """The text of ``playbooks/<kind>.yml``."""
-    body = yaml.safe_dump(static_playbook(kind), sort_keys=False, width=110)
+    body = yaml.dump(static_playbook(kind), Dumper=_IndentedDumper, sort_keys=False, width=110)
     return static_playbook_header(kind) + "---\n" + str(body)
