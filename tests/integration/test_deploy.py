@@ -15,9 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dns.message
-import dns.query
-import dns.rdatatype
 import ldap3
 import pytest
 import yaml
@@ -27,6 +24,7 @@ from orchestrator import DeploymentRunner, DeploymentStore, load_config, load_de
 from orchestrator.config import Config
 from orchestrator.events import Transition
 from sandbox import world as sandbox_world
+from tests.support.world import query
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +45,6 @@ def deploy(config: Config, design_path: Path, check: bool = False) -> tuple[str,
 @pytest.fixture(scope="module")
 def first_deploy(jarvis_config: Config) -> tuple[str, list[Transition]]:
     return deploy(jarvis_config, LOKI)
-
-
-def query(world: dict, name: str, rdtype: str) -> list[str]:
-    request = dns.message.make_query(name, rdtype)
-    response = dns.query.tcp(request, world["dns"]["server"], port=world["dns"]["port"], timeout=5)
-    return sorted(rdata.to_text() for rrset in response.answer for rdata in rrset)
 
 
 def real_host_keys(ip: str) -> list[str]:

@@ -26,6 +26,7 @@ import yaml
 from orchestrator import DeploymentRunner, DeploymentStore, load_design_file
 from orchestrator.config import Config
 from orchestrator.events import Transition
+from tests.support.world import on_host, query, set_production
 
 pytestmark = pytest.mark.integration
 
@@ -65,40 +66,6 @@ def dns_update(world: dict, build: object) -> None:
     assert response.rcode() == 0
 
 
-def query(world: dict, name: str, rdtype: str) -> list[str]:
-    response = dns.query.tcp(dns.message.make_query(name, rdtype), world["dns"]["server"], port=world["dns"]["port"])
-    return sorted(
-        rdata.to_text()
-        for rrset in response.answer
-        for rdata in rrset
-        if rrset.rdtype == dns.rdatatype.from_text(rdtype)
-    )
-
-
-def set_production(world: dict, value: bool) -> None:
-    ldap = world["ldap"]
-    conn = ldap3.Connection(ldap["uri"], ldap["bind_dn"], ldap["bind_password"], auto_bind=True)
-    try:
-        conn.modify(
-            f"cn=heimdall,{ldap['hosts_dn']}",
-            {"jarvisProduction": [(ldap3.MODIFY_REPLACE, ["TRUE" if value else "FALSE"])]},
-        )
-        assert conn.result["result"] == 0, conn.result
-    finally:
-        conn.unbind()
-
-
-def on_host(world: dict, ip: str, command: str) -> str:
-    return subprocess.run(
-        ["ssh", "-i", world["ssh_key"], "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-        + ["-o", "BatchMode=yes", f"root@{ip}", command],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-
-
 def test_redeploy_runs_every_stage(jarvis_config: Config, world: dict, tmp_path: Path) -> None:
     design = tmp_path / "heimdall.yml"
     design.write_text(yaml.safe_dump(DESIGN))
@@ -108,7 +75,7 @@ def test_redeploy_runs_every_stage(jarvis_config: Config, world: dict, tmp_path:
     first = store.deployment_hosts(first_id)[0]
     assert first.state == "ready", first.reason
     dns_update(world, lambda update: update.replace("www2", 300, "CNAME", "heimdall.websages.com."))
-    set_production(world, True)
+    set_production(world, "heimdall", True)
 
     refused_id, _ = run(jarvis_config, design, "redeploy")
     refused = store.deployment_hosts(refused_id)[0]
