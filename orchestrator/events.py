@@ -123,6 +123,12 @@ class StageTracker:
                 reason = f"the playbook ended ({runner_status}) during stage {stage}"
                 self._fail(host, stage, reason)
 
+    def abort(self, reason: str) -> None:
+        """Fail every host still going: the executor could not run (or follow) the playbook."""
+        for host, progress in self.hosts.items():
+            if not progress.finished:
+                self._fail(host, progress.stage or "validate", reason)
+
     def _close(self, host: str, outcome: str) -> None:
         """End the host's current stage; 'ok' becomes 'changed' when a task changed something."""
         progress = self.hosts[host]

@@ -190,9 +190,9 @@ class DeploymentRunner:
             status = self.executor.execute(job, tracker.handle, _cancel_check(running, self.store))
         except Exception as exc:  # noqa: BLE001 - whatever broke, the deployment must end recorded
             status = "failed"
-            for host in running.hostnames:
-                self.store.finish_host(running.id, host, "failed", self.redact(f"jarvis could not run: {exc}"))
-        tracker.finish(status)
+            tracker.abort(self.redact(f"jarvis could not run: {exc}"))
+        else:
+            tracker.finish(status)
         self.store.set_deployment_state(running.id, _deployment_state(status, running.id, self.store))
         running.status = status
         running._done.set()
