@@ -6,6 +6,7 @@ Every podman call goes through ``podman()``, which points podman at the sandbox'
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import ipaddress
@@ -271,10 +272,17 @@ def network_lock(cache_dir: Path = DEFAULT_CACHE_DIR) -> Iterator[None]:
 # --- hosts -----------------------------------------------------------------------------------------
 
 
-def start_host(name: str, network: str, ip: str, authorized_keys: list[str], hostname: str) -> None:
-    """Start a host container NAME with its own IP and hostname; root logs in with AUTHORIZED_KEYS."""
+def start_host(
+    name: str, network: str, ip: str, authorized_keys: list[str], hostname: str, *, restart: str | None = None
+) -> None:
+    """Start a host container NAME with its own IP and hostname; root logs in with AUTHORIZED_KEYS.
+
+    RESTART is podman's restart policy: "always" makes the host come back by itself after a reboot
+    (REBOOT_COMMAND), for hosts no HostReconciler follows.
+    """
     podman(
         "run",
+        *(("--restart", restart) if restart else ()),
         "--detach",
         "--init",
         "--name",
@@ -535,3 +543,70 @@ class HostReconciler:
         if action.done:
             _log.info("%s %s", action.done, action.container)
         return True
+
+
+# --- command line: hosts for tools that run outside the sandbox (molecule's create and destroy) ----
+
+_FIRST_HOST = 10  # .1 is podman's gateway, .2 and .3 stay reserved as in an AWS subnet
+
+
+def _up(args: argparse.Namespace) -> dict[str, Any]:
+    """Start PREFIX-HOSTNAME for each hostname on NETWORK, keeping those already there; describe them."""
+    ensure_image(args.state_dir)
+    subnet = allocate_network(args.network)
+    keys = [line for line in args.authorized_keys.read_text().splitlines() if line.strip()]
+    existing = list_hosts(f"{args.prefix}-")
+    started = []
+    for index, hostname in enumerate(args.hostnames):
+        if not valid_hostname(hostname):
+            raise SandboxError(f"{hostname!r} is not a hostname")
+        container, address = f"{args.prefix}-{hostname}", str(subnet.network_address + _FIRST_HOST + index)
+        state = existing.get(container)
+        if state is None:
+            start_host(container, args.network, address, keys, hostname, restart=args.restart)
+        elif state != "running":
+            start_stopped_host(container)
+        started.append({"hostname": hostname, "container": container, "address": address})
+    return {
+        "network": args.network,
+        "subnet": str(subnet),
+        "reboot_command": REBOOT_COMMAND,
+        "boot_time_command": BOOT_TIME_COMMAND,
+        "hosts": started,
+    }
+
+
+def _down(args: argparse.Namespace) -> dict[str, Any]:
+    """Remove every PREFIX-* host, then NETWORK; nothing to remove is no error."""
+    gone = sorted(list_hosts(f"{args.prefix}-"))
+    remove_hosts(gone)
+    remove_network(args.network)
+    return {"network": args.network, "removed": gone}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start (up) or remove (down) a few hosts on a network of their own; print what was done as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox.hosts", description=main.__doc__)
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_CACHE_DIR, help="containers.conf and image cache")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start HOSTNAME... as containers PREFIX-HOSTNAME on NETWORK")
+    up.add_argument("--network", required=True, help="podman network, created on a free /24 of " + SANDBOX_RANGE)
+    up.add_argument("--prefix", required=True, help="container names are PREFIX-HOSTNAME")
+    up.add_argument("--authorized-keys", type=Path, required=True, help="file of public keys root accepts")
+    up.add_argument("--restart", default="always", help="podman restart policy (always: reboots come back)")
+    up.add_argument("hostnames", nargs="+", metavar="HOSTNAME")
+    up.set_defaults(run=_up)
+    down = commands.add_parser("down", help="remove the containers PREFIX-* and NETWORK")
+    down.add_argument("--network", required=True)
+    down.add_argument("--prefix", required=True)
+    down.set_defaults(run=_down)
+    args = parser.parse_args(argv)
+    configure(args.state_dir)
+    try:
+        print(json.dumps(args.run(args)))
+    except (SandboxError, OSError) as exc:
+        sys.exit(f"python -m sandbox.hosts {args.command}: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -241,3 +241,29 @@ def test_schema_violation_names_dn_and_result(
     assert f"cn=hermod,{slapd_server.hosts_dn}" in result["msg"]
     assert "objectClassViolation" in result["msg"]
     assert host_entry(directory, slapd_server, "hermod") is None
+
+
+def test_roles_are_a_set_and_an_empty_list_removes_them(
+    slapd_server: LdapInfo, ldap_env: dict[str, str], directory: ldap3.Connection
+):
+    args = {"name": "vali", "fqdn": "vali.websages.com", "roles": ["web", "cache"]}
+    result = run_module("ldap_host", args, check=True, env=ldap_env)
+    ok(result, changed=True)
+    assert "set jarvisRole to 2 values (2 added, 0 removed)" in result["actions"]
+    assert host_entry(directory, slapd_server, "vali") is None
+    ok(run_module("ldap_host", args, env=ldap_env), changed=True)
+    entry = host_entry(directory, slapd_server, "vali")
+    assert entry is not None
+    assert entry["jarvisRole"] == ["cache", "web"]
+    ok(run_module("ldap_host", {**args, "roles": ["cache", "web"]}, check=True, env=ldap_env), changed=False)
+    ok(run_module("ldap_host", {**args, "roles": ["cache", "web"]}, env=ldap_env), changed=False)
+
+    ok(run_module("ldap_host", {"name": "vali", "fqdn": "vali.websages.com"}, env=ldap_env), changed=False)
+    entry = host_entry(directory, slapd_server, "vali")
+    assert entry is not None and entry["jarvisRole"] == ["cache", "web"], "roles left out are left alone"
+
+    result = run_module("ldap_host", {"name": "vali", "roles": []}, env=ldap_env)
+    ok(result, changed=True)
+    assert "remove jarvisRole" in result["actions"]
+    entry = host_entry(directory, slapd_server, "vali")
+    assert entry is not None and "jarvisRole" not in entry

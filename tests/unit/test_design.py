@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator.design import MAX_DESIGN_BYTES, load_design_file, parse_design
 from orchestrator.errors import DesignError
@@ -141,3 +142,56 @@ def test_vsphere_sizes_are_cpus_by_memory() -> None:
         "1x512",
     )
     assert refusal(design.replace("size: 512", "size: 3")).path == "instance.size"
+
+
+CLUSTER = "defaults: {provider: ec2, image: ami-0aaaaaaaaaaaaaaaa, region: Atlanta, size: 512}\ninstances:\n"
+
+
+def test_roles_default_to_none_and_the_seed_has_none() -> None:
+    (host,) = parse_design(SEED, "seed").hosts
+    assert host["roles"] == []
+    (host,) = parse_design(CLUSTER + "  - {hostname: a, fqdn: a.example.com}\n", "t").hosts
+    assert host["roles"] == []
+
+
+def test_roles_keep_their_order_once_each_and_come_from_defaults() -> None:
+    text = CLUSTER.replace("size: 512}", "size: 512, roles: [base]}")
+    text += "  - {hostname: a, fqdn: a.example.com, roles: [web, db_main, web, cache-1]}\n"
+    text += "  - {hostname: b, fqdn: b.example.com}\n"
+    first, second = parse_design(text, "t").hosts
+    assert first["roles"] == ["web", "db_main", "cache-1"], "an instance's roles replace the defaults'"
+    assert second["roles"] == ["base"]
+
+
+@pytest.mark.parametrize(
+    ("roles", "path"),
+    [
+        ("web", "instances[0].roles"),
+        ("[Web]", "instances[0].roles[0]"),
+        ("[web, 1x]", "instances[0].roles[1]"),
+        ("[web, 'a b']", "instances[0].roles[1]"),
+        ("['web)(cn=*']", "instances[0].roles[0]"),
+        (f"[{'a' * 64}]", "instances[0].roles[0]"),
+        ("[[web]]", "instances[0].roles[0]"),
+        ("[" + ", ".join(f"r{i}" for i in range(33)) + "]", "instances[0].roles"),
+    ],
+)
+def test_bad_roles_are_refused_naming_the_key(roles: str, path: str) -> None:
+    assert refusal(CLUSTER + f"  - {{hostname: a, fqdn: a.example.com, roles: {roles}}}\n").path == path
+
+
+def test_32_roles_and_duplicates_beyond_are_accepted() -> None:
+    roles = [f"r{i}" for i in range(32)]
+    text = CLUSTER + f"  - {{hostname: a, fqdn: a.example.com, roles: [{', '.join(roles + roles[:5])}]}}\n"
+    assert parse_design(text, "t").hosts[0]["roles"] == roles
+
+
+def test_legacy_instance_cannot_have_roles() -> None:
+    assert refusal(SEED + "  roles: [web]\n").path == "instance.roles"
+
+
+def test_canonical_hosts_are_valid_instances() -> None:
+    """The orchestrator re-sends stored hosts as ``instances:``: they must normalise to themselves."""
+    text = CLUSTER + "  - {hostname: a, fqdn: a.example.com, roles: [web]}\n"
+    hosts = parse_design(text, "t").hosts
+    assert parse_design(yaml.safe_dump({"instances": hosts}), "t").hosts == hosts

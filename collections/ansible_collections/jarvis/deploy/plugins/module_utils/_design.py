@@ -106,6 +106,9 @@ GIT_REMOTE_RE = re.compile(r"^[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[A-Za-z0-9._/-]+$
 MOUNT_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 MOUNT_FIELD_RE = re.compile(r"^[A-Za-z0-9._/:@=,+-]+$")
 PUPPET_NAME_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
+# Roles become CMDB values (jarvisRole) and inventory group names (role_<name>).
+ROLE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+MAX_ROLES = 32
 
 LEGACY_KEYS = {
     "hostname": "hostname",
@@ -133,6 +136,7 @@ HOST_KEYS = {
     "provider_options",
     "standby",
     "root_key",
+    "roles",
 }
 MAX_INSTANCES = 100
 MAX_STRING = 4096
@@ -259,6 +263,7 @@ def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
         "provider_options": _provider_options(at("provider_options"), raw.get("provider_options", {}), provider),
         "standby": None,
         "root_key": _root_key(at("root_key"), raw.get("root_key", {})),
+        "roles": _roles(at("roles"), raw.get("roles", [])),
     }
     if raw.get("gitosis_admin") is not None:
         remote = _string(at("gitosis_admin"), raw["gitosis_admin"])
@@ -407,6 +412,24 @@ def _root_key(path: str, value: object) -> dict:
     if not isinstance(rotate, bool):
         raise DesignError(f"{path}.rotate", f"expected true or false, got {_show(rotate)}")
     return {"rotate": rotate}
+
+
+def _roles(path: str, value: object) -> list[str]:
+    """Role names in the order given, each once: they end up as jarvisRole values and group names."""
+    if not isinstance(value, list):
+        raise DesignError(path, f"expected a list of role names, got {_show(value)}")
+    roles: list[str] = []
+    for index, role in enumerate(value):
+        if not isinstance(role, str) or not ROLE_RE.match(role):
+            raise DesignError(
+                f"{path}[{index}]",
+                f"expected a role name (a lower-case letter, then up to 62 of a-z, 0-9, _ and -), got {_show(role)}",
+            )
+        if role not in roles:
+            roles.append(role)
+    if len(roles) > MAX_ROLES:
+        raise DesignError(path, f"at most {MAX_ROLES} roles per host, got {len(roles)}")
+    return roles
 
 
 def _provider_options(path: str, value: object, provider: str) -> dict:

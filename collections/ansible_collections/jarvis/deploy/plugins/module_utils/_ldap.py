@@ -1,10 +1,12 @@
 # Private to this collection.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""LDAP access for the collection's modules, and the logic of jarvis.deploy.ldap_host.
+"""LDAP access for the collection's modules and inventory plugin, the decoding of a CMDB host entry,
+and the logic of jarvis.deploy.ldap_host and jarvis.deploy.ldap_host_info.
 
-LdapClient maps every ldap3 failure (bind, socket, schema) to one fail_json that names the DN
-and the LDAP result, and never carries the bind password.
+LdapClient maps every ldap3 failure (bind, socket, schema) to one failure (a module's fail_json,
+the inventory plugin's AnsibleParserError) that names the server and the LDAP result, and never
+carries the bind password.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import datetime
 import re
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 LDAP3_IMPORT_ERROR = None
 try:
@@ -30,9 +32,11 @@ except ImportError:
 
 
 NO_SUCH_OBJECT = 32
+PAGE_SIZE = 500
 
 HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+GENERALIZED_TIME_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$")
 
 # Option -> (attribute, multi-valued). Only options the user gives are managed.
 HOST_OPTION_ATTRIBUTES = (
@@ -47,25 +51,103 @@ HOST_OPTION_ATTRIBUTES = (
     ("kernel", "jarvisKernel", False),
     ("deployed_by", "jarvisDeployedBy", False),
     ("production", "jarvisProduction", False),
+    ("roles", "jarvisRole", True),
 )
 DEPLOYED_AT = "jarvisDeployedAt"
+HOST_CLASS = "jarvisHost"
 # ipHost MUSTs ipHostNumber: an entry carries the class exactly while it has an address.
 IP_CLASS = "ipHost"
 IP_ATTRIBUTE = "ipHostNumber"
-HOST_CLASSES = ("device", IP_CLASS, "jarvisHost")
+HOST_CLASSES = ("device", IP_CLASS, HOST_CLASS)
 RESERVED_ATTRIBUTES = ("objectClass", "cn", DEPLOYED_AT)
+# Never handed out by the read-only interfaces, should a site keep one in a host entry.
+SECRET_ATTRIBUTES = ("userPassword",)
 ACTION_VALUE_WIDTH = 72
+
+# The decoded CMDB facts of a host: key -> (attribute, kind). ldap_host_info returns them as
+# `host`, the inventory plugin sets them as jarvis_cmdb_<key>.
+HOST_FACTS = (
+    ("fqdn", "jarvisFqdn", "one"),
+    ("ip", IP_ATTRIBUTE, "many"),
+    ("provider", "jarvisProvider", "one"),
+    ("instance_id", "jarvisInstanceId", "one"),
+    ("region", "jarvisRegion", "one"),
+    ("roles", "jarvisRole", "many"),
+    ("production", "jarvisProduction", "bool"),
+    ("standby", "jarvisStandby", "one"),
+    ("kernel", "jarvisKernel", "one"),
+    ("root_public_key", "jarvisRootPublicKey", "one"),
+    ("ssh_fingerprints", "jarvisSshFingerprint", "many"),
+    ("deployed_at", DEPLOYED_AT, "time"),
+    ("deployed_by", "jarvisDeployedBy", "one"),
+)
+
+
+LDAP_SERVER_REQUIRED_TOGETHER = [["bind_dn", "bind_pw"]]
+
+
+def ldap_server_argument_spec():
+    """The server options every LDAP module shares (documented alike in each module)."""
+    return dict(
+        server_uri=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_URI"])),
+        bind_dn=dict(type="str", fallback=(env_fallback, ["JARVIS_LDAP_BIND_DN"])),
+        bind_pw=dict(type="str", no_log=True, fallback=(env_fallback, ["JARVIS_LDAP_BIND_PASSWORD"])),
+        hosts_dn=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_HOSTS_DN"])),
+        timeout=dict(type="int", default=10),
+    )
+
+
+def decode_host(entry):
+    """The CMDB facts of a host entry ({attribute: [str]}, names in any case) as plain values.
+
+    Multi-valued attributes become sorted lists (LDAP keeps no order), single-valued ones a string
+    or None, jarvisProduction a bool (only TRUE is true), jarvisDeployedAt an ISO 8601 UTC time.
+    An empty entry gives every fact its empty value, so callers need no special case for a
+    host missing from the CMDB.
+    """
+    values = dict((attr.lower(), list(vals)) for attr, vals in entry.items())
+    facts = {}
+    for key, attribute, kind in HOST_FACTS:
+        found = values.get(attribute.lower(), [])
+        first = found[0] if found else None
+        if kind == "many":
+            facts[key] = sorted(set(found))
+        elif kind == "bool":
+            facts[key] = first is not None and first.strip().upper() == "TRUE"
+        elif kind == "time":
+            facts[key] = _iso_time(first)
+        else:
+            facts[key] = first
+    return facts
+
+
+def without_secrets(entry):
+    """ENTRY without the attributes a read-only caller must never hand out."""
+    secret = set(name.lower() for name in SECRET_ATTRIBUTES)
+    return dict((attr, values) for attr, values in entry.items() if attr.lower() not in secret)
+
+
+def _iso_time(value):
+    """20250101120000Z -> 2025-01-01T12:00:00Z; anything else is returned as it is."""
+    match = GENERALIZED_TIME_RE.match(value or "")
+    if not match:
+        return value
+    return "{}-{}-{}T{}:{}:{}Z".format(*match.groups())
 
 
 class LdapClient:
-    """One bound connection to the server of the module's server_uri/bind_dn/bind_pw/timeout options."""
+    """One bound connection to the server of the server_uri/bind_dn/bind_pw/timeout options.
 
-    def __init__(self, module):
-        self.module = module
-        if LDAP3_IMPORT_ERROR is not None:
-            module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
-        params = module.params
+    FAIL is called with a message (and keyword arguments a module's fail_json understands) and
+    must not return: modules pass fail_json (see for_module), the inventory plugin a function
+    that raises.
+    """
+
+    def __init__(self, params, fail):
+        self._fail = fail
         self._secret = params.get("bind_pw") or None
+        if LDAP3_IMPORT_ERROR is not None:
+            self.fail(missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
         # ldap3 wants ldap://host:port without the trailing slash LDAP URIs often carry.
         self.uri = params["server_uri"].rstrip("/")
         bind_dn = params.get("bind_dn")
@@ -86,11 +168,15 @@ class LdapClient:
         if not bound:
             self.fail(f"LDAP bind as {who} to {self.uri} failed: {self._describe()}")
 
+    @classmethod
+    def for_module(cls, module):
+        return cls(module.params, module.fail_json)
+
     def fail(self, msg, **kwargs):
-        """fail_json with the bind password scrubbed from the message, whatever raised it."""
+        """Fail with the bind password scrubbed from the message, whatever raised it."""
         if self._secret:
             msg = msg.replace(self._secret, "********")
-        self.module.fail_json(msg=msg, **kwargs)
+        self._fail(msg, **kwargs)
 
     def read(self, dn, search_filter="(objectClass=*)"):
         """The entry at DN as {attribute: [str]}, or None when it does not exist."""
@@ -103,8 +189,32 @@ class LdapClient:
             if self.conn.result.get("result") in (0, NO_SUCH_OBJECT):
                 return None
             self.fail(f"cannot read {dn} from {self.uri}: {self._describe()}")
-        raw = self.conn.response[0]["raw_attributes"]
-        return dict((name, [_text(v) for v in values]) for name, values in raw.items())
+        return _decoded(self.conn.response[0]["raw_attributes"])
+
+    def host_entries(self, hosts_dn):
+        """[(dn, {attribute: [str]})] of every jarvisHost entry right under HOSTS_DN, secrets left out.
+
+        Paged, so a CMDB larger than the server's size limit is read whole.
+        """
+        try:
+            response = self.conn.extend.standard.paged_search(
+                hosts_dn,
+                f"(objectClass={HOST_CLASS})",
+                ldap3.LEVEL,
+                attributes=[ldap3.ALL_ATTRIBUTES],
+                paged_size=PAGE_SIZE,
+                generator=False,
+            )
+        except LDAPException as exc:
+            self.fail(f"cannot search {hosts_dn} on {self.uri}: {exc}")
+        result = self.conn.result or {}
+        if result.get("result") not in (None, 0):
+            self.fail(f"cannot search {hosts_dn} on {self.uri}: {self._describe()}")
+        return [
+            (item["dn"], without_secrets(_decoded(item["raw_attributes"])))
+            for item in response or []
+            if item.get("type") == "searchResEntry"
+        ]
 
     def add(self, dn, attributes):
         self._write("add", dn, lambda: self.conn.add(dn, attributes=attributes))
@@ -136,16 +246,38 @@ class LdapClient:
         return text
 
 
+def host_dn(module):
+    """cn=<name>,<hosts_dn> of the module's name option, refusing anything but a hostname label."""
+    name = module.params["name"]
+    if not HOSTNAME_RE.match(name):
+        module.fail_json(msg=f"name {name!r} is not a hostname label (letters, digits and inner hyphens, at most 63)")
+    if LDAP3_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
+    return "cn={},{}".format(escape_rdn(name), module.params["hosts_dn"])
+
+
+def run_ldap_host_info(module):
+    """Read the host's entry (read-only, so check mode changes nothing) and decode it."""
+    dn = host_dn(module)
+    client = LdapClient.for_module(module)
+    try:
+        entry = client.read(dn, "(cn={})".format(escape_filter_chars(module.params["name"])))
+    finally:
+        client.unbind()
+    attributes = _sorted_entry(without_secrets(entry or {}))
+    module.exit_json(
+        changed=False, exists=entry is not None, dn=dn, host=decode_host(attributes), attributes=attributes
+    )
+
+
 def run_ldap_host(module):
     """Make the host's entry under hosts_dn match the options given, or remove it."""
     params = module.params
     name = params["name"]
-    if not HOSTNAME_RE.match(name):
-        module.fail_json(msg=f"name {name!r} is not a hostname label (letters, digits and inner hyphens, at most 63)")
+    dn = host_dn(module)
     wanted = _wanted_attributes(module)
-    dn = "cn={},{}".format(escape_rdn(name), params["hosts_dn"])
 
-    client = LdapClient(module)
+    client = LdapClient.for_module(module)
     try:
         before = client.read(dn, f"(cn={escape_filter_chars(name)})")
         if params["state"] == "absent":
@@ -327,6 +459,10 @@ def _unique(values):
         if value not in seen:
             seen.append(value)
     return seen
+
+
+def _decoded(raw_attributes):
+    return dict((name, [_text(v) for v in values]) for name, values in raw_attributes.items())
 
 
 def _text(value):

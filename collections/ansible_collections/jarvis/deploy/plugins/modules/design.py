@@ -36,13 +36,18 @@ options:
     description:
       - The rich design's list of hosts. Each item may use C(hostname), C(fqdn), C(provider), C(image),
         C(region), C(size), C(ssh_keys), C(gitosis_admin), C(dns), C(mounts), C(puppet), C(kernel),
-        C(provider_options), C(standby) and C(root_key); see the project's C(docs/design.md).
+        C(provider_options), C(standby), C(root_key) and C(roles); see the project's C(docs/design.md).
+      - C(roles) is a list of role names (a lower-case letter, then up to 62 of C(a-z), C(0-9), C(_) and C(-)),
+        at most 32; duplicates are dropped. They are recorded in the CMDB (C(jarvisRole)) and become
+        C(role_<name>) groups of the C(jarvis.deploy.ldap) inventory. Hosts of the one-host O(instance)
+        format have no roles.
       - Mutually exclusive with O(instance).
     type: list
     elements: dict
   defaults:
     description:
-      - Settings every item of O(instances) inherits unless it sets them itself.
+      - Settings every item of O(instances) inherits unless it sets them itself, for example C(provider) or
+        C(roles) (an item's own C(roles) replace the defaults' roles, they are not merged).
     type: dict
   mappings:
     description:
@@ -92,6 +97,7 @@ hosts:
       provider_options: {}
       standby: null
       root_key: {rotate: false}
+      roles: []
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -83,6 +83,13 @@ options:
       - Whether the host is in production (C(jarvisProduction)).
       - When omitted, the value in the entry is left as it is.
     type: bool
+  roles:
+    description:
+      - The host's roles from its design (C(jarvisRole), one value per role), for example C([web, cache]).
+        Compared as a set; an empty list removes them.
+      - The C(jarvis.deploy.ldap) inventory plugin makes them C(role_<name>) groups.
+    type: list
+    elements: str
   attributes:
     description:
       - Further attributes to manage, name to a string or a list of strings, for example
@@ -134,6 +141,7 @@ EXAMPLES = r"""
     region: us-east-1
     ssh_host_keys: "{{ host_keys }}"
     deployed_by: whitejs
+    roles: [web, cache]
     attributes:
       jarvisStandby: odin.websages.com
       jarvisDesign: "{{ lookup('file', 'designs/loki.yml') }}"
@@ -182,8 +190,12 @@ actions:
     - set jarvisFqdn to loki.websages.com
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import run_ldap_host
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import (
+    LDAP_SERVER_REQUIRED_TOGETHER,
+    ldap_server_argument_spec,
+    run_ldap_host,
+)
 
 
 def main():
@@ -201,15 +213,12 @@ def main():
             kernel=dict(type="str"),
             deployed_by=dict(type="str"),
             production=dict(type="bool"),
+            roles=dict(type="list", elements="str"),
             attributes=dict(type="dict"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            server_uri=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_URI"])),
-            bind_dn=dict(type="str", fallback=(env_fallback, ["JARVIS_LDAP_BIND_DN"])),
-            bind_pw=dict(type="str", no_log=True, fallback=(env_fallback, ["JARVIS_LDAP_BIND_PASSWORD"])),
-            hosts_dn=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_HOSTS_DN"])),
-            timeout=dict(type="int", default=10),
+            **ldap_server_argument_spec(),
         ),
-        required_together=[["bind_dn", "bind_pw"]],
+        required_together=LDAP_SERVER_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     run_ldap_host(module)
