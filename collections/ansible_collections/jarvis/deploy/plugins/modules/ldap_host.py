@@ -19,6 +19,7 @@ description:
     carries C(ipHost) exactly while it has at least one address (O(ip)).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._ldap_server
 attributes:
   check_mode:
     support: full
@@ -102,32 +103,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  server_uri:
-    description:
-      - URI of the LDAP server, for example C(ldap://ldap.example.com:389).
-      - Taken from E(JARVIS_LDAP_URI) when not given.
-    type: str
-    required: true
-  bind_dn:
-    description:
-      - DN to bind as; anonymous when neither this nor E(JARVIS_LDAP_BIND_DN) is set.
-      - Needs O(bind_pw).
-    type: str
-  bind_pw:
-    description:
-      - Password of O(bind_dn). Taken from E(JARVIS_LDAP_BIND_PASSWORD) when not given.
-    type: str
-  hosts_dn:
-    description:
-      - DN under which the host entries live, for example C(ou=Hosts,dc=websages,dc=com).
-      - Taken from E(JARVIS_LDAP_HOSTS_DN) when not given.
-    type: str
-    required: true
-  timeout:
-    description:
-      - Seconds to wait for the server to connect and for each answer.
-    type: int
-    default: 10
 """
 
 EXAMPLES = r"""

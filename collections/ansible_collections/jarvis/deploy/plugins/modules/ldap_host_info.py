@@ -17,6 +17,7 @@ description:
   - The C(jarvis.deploy.ldap) inventory plugin decodes every entry the same way (as C(jarvis_cmdb_*) host variables).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._ldap_server
 attributes:
   check_mode:
     support: full
@@ -34,32 +35,6 @@ options:
         anything else is refused before the LDAP server is contacted.
     type: str
     required: true
-  server_uri:
-    description:
-      - URI of the LDAP server, for example C(ldap://ldap.example.com:389).
-      - Taken from E(JARVIS_LDAP_URI) when not given.
-    type: str
-    required: true
-  bind_dn:
-    description:
-      - DN to bind as; anonymous when neither this nor E(JARVIS_LDAP_BIND_DN) is set.
-      - Needs O(bind_pw).
-    type: str
-  bind_pw:
-    description:
-      - Password of O(bind_dn). Taken from E(JARVIS_LDAP_BIND_PASSWORD) when not given.
-    type: str
-  hosts_dn:
-    description:
-      - DN under which the host entries live, for example C(ou=Hosts,dc=websages,dc=com).
-      - Taken from E(JARVIS_LDAP_HOSTS_DN) when not given.
-    type: str
-    required: true
-  timeout:
-    description:
-      - Seconds to wait for the server to connect and for each answer.
-    type: int
-    default: 10
 seealso:
   - module: jarvis.deploy.ldap_host
 """
