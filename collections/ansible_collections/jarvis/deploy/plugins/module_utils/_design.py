@@ -106,6 +106,7 @@ GIT_REMOTE_RE = re.compile(r"^[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[A-Za-z0-9._/-]+$
 MOUNT_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 MOUNT_FIELD_RE = re.compile(r"^[A-Za-z0-9._/:@=,+-]+$")
 PUPPET_NAME_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
+PLAIN_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Roles become CMDB values (jarvisRole) and inventory group names (role_<name>).
 ROLE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_ROLES = 32
@@ -157,10 +158,10 @@ def merge_mappings(overrides: dict | None) -> dict:
     for provider, kinds in (overrides or {}).items():
         name = _provider_name(str(provider), "mappings")
         if not isinstance(kinds, dict):
-            raise DesignError(f"mappings.{provider}", f"expected a mapping, got {_show(kinds)}")
+            raise DesignError(f"mappings.{_key(provider)}", f"expected a mapping, got {_show(kinds)}")
         for kind, table in kinds.items():
             if kind not in ("images", "regions", "sizes") or not isinstance(table, dict):
-                raise DesignError(f"mappings.{provider}.{kind}", "expected images, regions or sizes tables")
+                raise DesignError(f"mappings.{_key(provider)}.{_key(kind)}", "expected images, regions or sizes tables")
             tables[name][kind].update({str(key).lower(): str(value) for key, value in table.items()})
     return tables
 
@@ -175,7 +176,9 @@ def normalize(design: object, mappings: dict | None = None) -> list[dict]:
         raise DesignError("design", f"expected a mapping with 'instance' or 'instances', got {_show(design)}")
     unknown = set(design) - {"instance", "instances", "defaults"}
     if unknown:
-        raise DesignError(sorted(unknown)[0], "unknown top-level key (expected instance, instances, defaults)")
+        raise DesignError(
+            _key(sorted(unknown, key=str)[0]), "unknown top-level key (expected instance, instances, defaults)"
+        )
     if ("instance" in design) == ("instances" in design):
         raise DesignError("design", "give exactly one of 'instance' (one host) or 'instances' (a list)")
     if "instance" in design:
@@ -200,7 +203,7 @@ def _from_legacy(instance: object) -> dict:
     raw: dict = {}
     for key, value in instance.items():
         if key not in LEGACY_KEYS:
-            raise DesignError(f"instance.{key}", f"unknown key (known: {', '.join(LEGACY_KEYS)})")
+            raise DesignError(f"instance.{_key(key)}", f"unknown key (known: {', '.join(LEGACY_KEYS)})")
         if key == "size" and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
             raise DesignError("instance.size", f"expected a positive integer, got {_show(value)}")
         raw[LEGACY_KEYS[key]] = [value] if key == "sshpubkey" else value
@@ -229,7 +232,7 @@ def _expand_instances(instances: object, defaults: object) -> list[tuple[str, di
 def _check_keys(path: str, mapping: dict, allowed: set[str]) -> None:
     for key in mapping:
         if key not in allowed:
-            raise DesignError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(allowed))})")
+            raise DesignError(f"{path}.{_key(key)}", f"unknown key (known: {', '.join(sorted(allowed))})")
 
 
 def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
@@ -273,6 +276,21 @@ def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
     if raw.get("standby") is not None:
         host["standby"] = _fqdn(at("standby"), raw["standby"], None)
     return host
+
+
+def as_design(hosts: list) -> dict:
+    """A design document of canonical HOSTS, which :func:`normalize` turns back into the same hosts.
+
+    How jarvis hands hosts it stored to a playbook that validates its design (AWX job templates).
+    """
+    return {
+        "instances": [
+            {**host, "provider_options": {host["provider"]: host["provider_options"]}}
+            if host["provider_options"]
+            else host
+            for host in hosts
+        ]
+    }
 
 
 def _provider_name(value: str, path: str) -> str:
@@ -433,16 +451,26 @@ def _roles(path: str, value: object) -> list[str]:
 
 
 def _provider_options(path: str, value: object, provider: str) -> dict:
+    """The host's provider's settings, from a mapping keyed by provider name (see :func:`as_design`)."""
     if not isinstance(value, dict):
         raise DesignError(path, f"expected a mapping of provider name to settings, got {_show(value)}")
     options: dict = {}
     for name, settings in value.items():
-        if _provider_name(str(name), f"{path}.{name}") != provider:
-            continue
-        if not isinstance(settings, dict) or not all(isinstance(key, str) for key in settings):
-            raise DesignError(f"{path}.{name}", f"expected a mapping, got {_show(settings)}")
-        options.update(settings)
+        if _provider_name(str(name), f"{path}.{_key(name)}") == provider:
+            options.update(_settings(f"{path}.{_key(name)}", settings))
     return options
+
+
+def _settings(path: str, settings: object) -> dict:
+    if not isinstance(settings, dict) or not all(isinstance(key, str) for key in settings):
+        raise DesignError(path, f"expected a mapping, got {_show(settings)}")
+    return dict(settings)
+
+
+def _key(key: object) -> str:
+    """A mapping key for an error's path: as it is when plain, else quoted short like a value."""
+    text = str(key)
+    return text if PLAIN_KEY_RE.match(text) else _show(text)
 
 
 def _show(value: object) -> str:

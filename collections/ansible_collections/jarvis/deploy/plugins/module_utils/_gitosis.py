@@ -216,6 +216,10 @@ def remove_member(conf_text, member):
             if position > 0 and not kept and not comment:
                 drop.add(index)
                 continue
+            if position == 0 and not kept and comment:
+                # "members = ; note" would be read as members ";", "note": the comment gets a line of its own.
+                lines[index] = f"{comment}\n{head.rstrip()}"
+                continue
             lines[index] = (head + (" " if position == 0 and kept else "") + " ".join(kept)).rstrip() + (
                 f" {comment}" if comment else ""
             )
