@@ -141,6 +141,7 @@ HOST_KEYS = {
 }
 MAX_INSTANCES = 100
 MAX_STRING = 4096
+MAX_LIST = 64  # ssh_keys, mounts: a host's, not a directory's
 
 
 class DesignError(ValueError):
@@ -227,6 +228,11 @@ def _expand_instances(instances: object, defaults: object) -> list[tuple[str, di
         _check_keys(path, instance, HOST_KEYS)
         raws.append((path, {**copy.deepcopy(defaults), **instance}))
     return raws
+
+
+def _at_most(path: str, items: list, limit: int) -> None:
+    if len(items) > limit:
+        raise DesignError(path, f"at most {limit} entries, got {len(items)}")
 
 
 def _check_keys(path: str, mapping: dict, allowed: set[str]) -> None:
@@ -345,11 +351,13 @@ def _fqdn(path: str, value: object, hostname: str | None) -> str:
 def _ssh_keys(path: str, value: object) -> list[str]:
     if not isinstance(value, list):
         raise DesignError(path, f"expected a list of public keys, got {_show(value)}")
+    _at_most(path, value, MAX_LIST)
     keys = []
     for index, key in enumerate(value):
-        text = _string(f"{path}[{index}]" if len(value) > 1 else path, key)
+        where = f"{path}[{index}]" if len(value) > 1 else path
+        text = _string(where, key)
         if not SSH_KEY_RE.match(text):
-            raise DesignError(path, f"not an SSH public key: {_show(text[:40])}")
+            raise DesignError(where, f"not an SSH public key: {_show(text[:40])}")
         keys.append(text)
     return keys
 
@@ -374,6 +382,7 @@ def _dns(path: str, value: object, fqdn: str) -> dict:
 def _mounts(path: str, value: object) -> list[dict]:
     if not isinstance(value, list):
         raise DesignError(path, f"expected a list, got {_show(value)}")
+    _at_most(path, value, MAX_LIST)
     mounts = []
     for index, mount in enumerate(value):
         where = f"{path}[{index}]"

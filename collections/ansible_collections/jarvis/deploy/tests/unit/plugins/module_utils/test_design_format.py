@@ -643,3 +643,17 @@ def test_canonical_hosts_fed_back_as_instances_normalize_to_themselves(name):
 def test_canonical_provider_options_normalize_to_themselves_through_as_design():
     hosts = normalize({"instances": [rich(provider_options={"ec2": {"tags": {"role": "web"}}})]})
     assert normalize(as_design(hosts)) == hosts
+
+
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [("ssh_keys", ED25519), ("mounts", {"src": "tmpfs", "path": "/srv/x", "fstype": "tmpfs"})],
+)
+def test_a_host_lists_at_most_64_keys_and_mounts(key, entry):
+    assert normalize({"instances": [rich(**{key: [entry] * 64})]})
+    error = refusal({"instances": [rich(**{key: [entry] * 65})]})
+    assert error.path == f"instances[0].{key}" and "at most 64" in str(error)
+
+
+def test_a_bad_key_among_several_is_named_by_its_index():
+    assert refusal({"instances": [rich(ssh_keys=[ED25519, "ssh-rsa"])]}).path == "instances[0].ssh_keys[1]"
