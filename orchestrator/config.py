@@ -182,7 +182,11 @@ def load_config(explicit: str | None = None) -> Config:
         unknown = set(raw) - TOP_KEYS
         if unknown:
             raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
-        if (raw.get("credentials") or raw.get("bot")) and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        executor = raw.get("executor")
+        holds_secrets = (
+            raw.get("credentials") or raw.get("bot") or (isinstance(executor, dict) and executor.get("token"))
+        )
+        if holds_secrets and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"{path} holds credentials but others can read it: chmod 600 {path}")
     credentials = _credentials(raw.get("credentials") or {}, path)
     config = Config(

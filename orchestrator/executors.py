@@ -106,6 +106,15 @@ class Executor(Protocol):
 _DONE = object()
 
 
+def write_runner_settings(private_dir: Path) -> None:
+    """ansible-runner's ``env/settings``: check the cancel callback twice a second, not every 5 s.
+
+    With ``suppress_env_files`` ansible-runner ignores a ``settings`` argument, so the file it is.
+    """
+    (private_dir / "env").mkdir(parents=True, exist_ok=True)
+    (private_dir / "env" / "settings").write_text("pexpect_timeout: 0.5\n")
+
+
 class LocalExecutor:
     """ansible-runner in this process (``run_async``); events are handed over through a queue, since
     the runner's handlers run on its own thread and must not wait on the status store.
@@ -123,6 +132,7 @@ class LocalExecutor:
 
     def _run(self, job: Job, cmdline: str, on_event: EventHandler, canceled: CancelCheck) -> str:
         events: queue.Queue[Any] = queue.Queue()
+        write_runner_settings(job.private_dir)
 
         def enqueue(event: dict[str, Any]) -> bool:
             events.put(event)
