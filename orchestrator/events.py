@@ -7,6 +7,7 @@ the playbook ends. The same mapping serves local runs, remote workers and AWX jo
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from orchestrator.store import DeploymentStore
 FAILURE_EVENTS = {"runner_on_failed", "runner_on_unreachable"}
 RESULT_EVENTS = {"runner_on_ok", "runner_on_skipped", *FAILURE_EVENTS}
 MAX_REASON = 300
+BANNER = re.compile(r"@{3,}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ def _reason(result: dict[str, Any], kind: str, redact: Redactor) -> str:
         text = f"unreachable: {result.get('msg', '')}"
     else:
         text = str(result.get("msg") or result.get("stderr") or result.get("stdout") or "failed")
-    text = " ".join(redact(text).split())
+    text = " ".join(BANNER.sub(" ", redact(text)).split())  # ssh frames its warnings in @@@@ lines
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 

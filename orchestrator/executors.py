@@ -127,10 +127,18 @@ class LocalExecutor:
         self.secrets_dir = secrets_dir
 
     def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
-        with private_credentials_file(job, self.secrets_dir) as credentials_file:
-            return self._run(job, job.cmdline(credentials_file), on_event, canceled)
+        # SSH masters of this run only: a later run (a resume) must connect anew, checking the host keys
+        # the ssh stage recorded, not ride a master of an earlier run that is still alive.
+        with (
+            private_credentials_file(job, self.secrets_dir) as credentials_file,
+            tempfile.TemporaryDirectory(prefix="jarvis-cp-") as control_dir,
+        ):
+            envvars = {**job.envvars, "ANSIBLE_SSH_CONTROL_PATH_DIR": control_dir}
+            return self._run(job, job.cmdline(credentials_file), envvars, on_event, canceled)
 
-    def _run(self, job: Job, cmdline: str, on_event: EventHandler, canceled: CancelCheck) -> str:
+    def _run(
+        self, job: Job, cmdline: str, envvars: dict[str, str], on_event: EventHandler, canceled: CancelCheck
+    ) -> str:
         events: queue.Queue[Any] = queue.Queue()
         write_runner_settings(job.private_dir)
 
@@ -144,7 +152,7 @@ class LocalExecutor:
             playbook=job.playbook(),
             inventory=job.inventory(),
             cmdline=cmdline,
-            envvars=job.envvars,
+            envvars=envvars,
             forks=job.forks,
             event_handler=enqueue,
             status_handler=lambda data, runner_config=None: None,

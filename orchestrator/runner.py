@@ -224,6 +224,7 @@ class DeploymentRunner:
             found["jarvis_ssh"] = facts["ssh"]
             known_hosts = self.config.home / "known_hosts" / host["fqdn"]
             found["ansible_ssh_common_args"] = f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+            found["ansible_host_key_checking"] = True
         if "root_public_key" in facts:
             found["jarvis_root_keypair"] = {"public_key": facts["root_public_key"]}
         if "moved_pointers" in facts:

@@ -54,7 +54,7 @@ __all__ = [
     "valid_hostname",
 ]
 
-IMAGE = "localhost/jarvis-host:bookworm"
+IMAGE = "localhost/jarvis-host:bookworm-2"  # bump when the image's build changes: hosts use the new one
 # Every sandbox host network is a /24 of this range; addresses outside a live network are fenced off.
 SANDBOX_RANGE = "10.201.0.0/16"
 DEFAULT_CACHE_DIR = Path("/var/cache/jarvis-sandbox")
@@ -94,6 +94,7 @@ if [ ! -e /root/.ssh/authorized_keys ] && [ -n "${KEYS_ENV}" ]; then
     chmod 600 /root/.ssh/authorized_keys
 fi
 unset {KEYS_ENV}
+mount -a || true  # what the host's fstab says, as a real host's init mounts it at boot
 mkdir -p /run/sshd
 chmod 755 /run/sshd
 exec /usr/sbin/sshd -D -e

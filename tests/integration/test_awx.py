@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.support.awx_double import AwxDouble, credentials_from_config, load_assets
+from tests.support.secrets import assert_no_secret
 
 pytestmark = pytest.mark.integration
 
@@ -137,7 +138,7 @@ def test_a_deployment_through_awx_ends_ready_with_the_stages_of_a_local_one(
     job = awx.jobs[max(awx.jobs)]
     assert (job.template["name"], job.status) == ("jarvis deploy", "successful")
     assert TOKEN not in proc.stdout + proc.stderr
-    assert not any(TOKEN.encode() in p.read_bytes() for p in Path(through_awx["JARVIS_HOME"]).rglob("*") if p.is_file())
+    assert_no_secret({"AWX token": TOKEN}, [p for p in Path(through_awx["JARVIS_HOME"]).rglob("*") if p.is_file()])
 
 
 def test_a_launch_awx_refuses_fails_the_deployment_with_awx_reason(

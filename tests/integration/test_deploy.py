@@ -17,13 +17,12 @@ from pathlib import Path
 
 import ldap3
 import pytest
-import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
 
 from orchestrator import DeploymentRunner, DeploymentStore, load_config, load_design_file
 from orchestrator.config import Config
 from orchestrator.events import Transition
 from sandbox import world as sandbox_world
+from tests.support.secrets import assert_no_secret, home_files, stored_root_password
 from tests.support.world import query
 
 pytestmark = pytest.mark.integration
@@ -156,10 +155,8 @@ def test_status_from_another_process(first_deploy: tuple[str, list[Transition]],
 def test_secrets_never_leak(
     first_deploy: tuple[str, list[Transition]], jarvis_config: Config, jarvis_env: dict, world: dict
 ) -> None:
-    vault = VaultLib([("default", VaultSecret(jarvis_config.vault_password_file.read_bytes().strip()))])
-    stored = yaml.safe_load(vault.decrypt((jarvis_config.secrets_dir / "loki.websages.com.yml").read_bytes()))
     secrets = {
-        "root password": stored["root_password"],
+        "root password": stored_root_password(jarvis_config, "loki.websages.com"),
         "TSIG secret": world["dns"]["tsig_secret"],
         "LDAP bind password": world["ldap"]["bind_password"],
         "AWS secret key": world["ec2"]["secret_key"],
@@ -167,20 +164,17 @@ def test_secrets_never_leak(
     cli = subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", "deploy", str(LOKI)],
         capture_output=True,
+        text=True,
         env=jarvis_env,
     )
     assert cli.returncode == 0, cli.stderr
-    places = [p for p in jarvis_config.home.rglob("*") if p.is_file() and "secrets" not in p.parts]
+    places = home_files(jarvis_config)
     assert any(p.name == "command" for p in places), "the runner's artifacts should be scanned"
     assert any(p.suffix == ".json" and "job_events" in p.parts for p in places)
     assert any(p.name == "jarvis.db" for p in places)
     logs = list(Path(world["state_dir"]).rglob("*.log"))
     assert logs, "the sandbox servers' logs should be scanned"
-    outputs = {"jarvis deploy stdout": cli.stdout, "jarvis deploy stderr": cli.stderr}
-    outputs.update({str(place): place.read_bytes() for place in places + logs})
-    for place, data in outputs.items():
-        for what, secret in secrets.items():
-            assert secret.encode() not in data, f"{what} found in {place}"
+    assert_no_secret(secrets, places + logs, {"jarvis deploy stdout": cli.stdout, "jarvis deploy stderr": cli.stderr})
 
 
 def test_plan_changes_nothing(jarvis_config: Config, world: dict, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
 
 from orchestrator import ConfigError, DeploymentError, DeploymentRunner, DeploymentStore, load_config, load_design_file
 from orchestrator._collection import COLLECTION_PATH
@@ -27,6 +26,7 @@ from orchestrator.executors import Job
 from orchestrator.remote import RemoteExecutor
 from orchestrator.stages import playbook_stages
 from sandbox.worker import WorkerInfo
+from tests.support.secrets import assert_no_secret, home_files, stored_root_password
 
 REPO = Path(__file__).resolve().parents[2]
 LOKI = REPO / "examples" / "loki.yml"
@@ -146,20 +146,15 @@ def test_the_playbook_ran_on_the_worker_with_the_shipped_collection(
 def test_remote_deployment_leaks_no_secrets(
     remote_deploy: dict[str, Any], remote_config: Config, remote_worker: WorkerInfo, world: dict
 ) -> None:
-    vault = VaultLib([("default", VaultSecret(remote_config.vault_password_file.read_bytes().strip()))])
-    stored = yaml.safe_load(vault.decrypt((remote_config.secrets_dir / "ymir.websages.com.yml").read_bytes()))
     secrets = {f"config secret {index}": value for index, value in enumerate(remote_config.secret_values())}
-    secrets["root password"] = stored["root_password"]
-    places = [p for p in remote_config.home.rglob("*") if p.is_file() and "secrets" not in p.parts]
+    secrets["root password"] = stored_root_password(remote_config, "ymir.websages.com")
+    places = home_files(remote_config)
     assert any(p.name == "command" for p in places), "the artifacts process wrote should be scanned"
     assert any(p.suffix == ".json" and "job_events" in p.parts for p in places)
     assert any(p.name == "jarvis.db" for p in places)
     places += list(Path(remote_worker.known_hosts).parent.glob("*.log"))  # the worker's sshd log
-    outputs = {f"jarvis deploy {name}": getattr(remote_deploy["cli"], name).encode() for name in ("stdout", "stderr")}
-    outputs.update({str(place): place.read_bytes() for place in places})
-    for place, data in outputs.items():
-        for what, secret in secrets.items():
-            assert secret.encode() not in data, f"{what} found in {place}"
+    outputs = {f"jarvis deploy {name}": getattr(remote_deploy["cli"], name) for name in ("stdout", "stderr")}
+    assert_no_secret(secrets, places, outputs)
 
 
 @pytest.mark.integration

@@ -86,6 +86,10 @@ def main():
         supports_check_mode=True,
     )
     puppet = module.get_bin_path("puppet", opt_dirs=["/opt/puppetlabs/bin"])
+    kind = "puppet apply" if module.params["manifest"] is not None else "puppet agent"
+    if puppet is None and module.check_mode:
+        # A plan: puppet_bootstrap only said it would install puppet, so there is nothing to ask yet.
+        module.exit_json(changed=True, actions=[f"{kind} would run once puppet is installed"])
     if puppet is None:
         module.fail_json(msg="puppet is not installed on this host (run jarvis.deploy.puppet_bootstrap first)")
     environment = module.params["environment"]
@@ -98,10 +102,8 @@ def main():
         with os.fdopen(handle, "w") as out:
             out.write(module.params["manifest"])
         argv += ["apply", manifest_file]
-        kind = "puppet apply"
     else:
         argv += ["agent", "--test", "--no-daemonize"]
-        kind = "puppet agent"
     argv += ["--detailed-exitcodes", "--color=false"]
     if environment:
         argv += ["--environment", environment]
