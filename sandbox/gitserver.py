@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sandbox import _ssh
 from sandbox._process import (
     SandboxError,
     daemon_running,
@@ -95,23 +96,31 @@ def start(state_dir: Path) -> GitServerInfo:
 
     home = state_dir / "home"
     home.mkdir(exist_ok=True)
-    host_key = _keypair(state_dir / "ssh_host_ed25519_key", "")
-    deploy_key = _keypair(state_dir / "jarvis_deploy_key", "jarvis@sandbox")
-    admin_key = _keypair(state_dir / "admin_key", ADMIN_MEMBER)
+    host_key = _ssh.keypair(state_dir / "ssh_host_ed25519_key", "")
+    deploy_key = _ssh.keypair(state_dir / "jarvis_deploy_key", "jarvis@sandbox")
+    admin_key = _ssh.keypair(state_dir / "admin_key", ADMIN_MEMBER)
     ssh_dir = home / ".ssh"
     ssh_dir.mkdir(exist_ok=True)
-    authorized = [_public_line(deploy_key), _public_line(admin_key)]
+    authorized = [_ssh.public_line(deploy_key), _ssh.public_line(admin_key)]
     (ssh_dir / "authorized_keys").write_text("\n".join(authorized) + "\n")
     repo = home / REPO_NAME
     if not repo.exists():
-        _create_repository(repo, _public_line(admin_key))
+        _create_repository(repo, _ssh.public_line(admin_key))
     _chown_tree(home, user)
 
     port = previous.port if previous is not None and port_free(previous.port) else free_port()
     known_hosts = state_dir / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {_public_line(host_key)}\n")
+    known_hosts.write_text(f"[127.0.0.1]:{port} {_ssh.public_line(host_key)}\n")
     config = state_dir / "sshd_config"
-    config.write_text(_sshd_config(port, host_key))
+    config.write_text(
+        _ssh.sshd_config(
+            "git over SSH for the gitosis-admin repository",
+            port,
+            host_key,
+            user=GIT_USER,
+            authorized_keys="%h/.ssh/authorized_keys",
+        )
+    )
     info = GitServerInfo(
         host="127.0.0.1",
         port=port,
@@ -186,21 +195,6 @@ def _shadow_password(user: str) -> str:
     return ""
 
 
-def _keypair(path: Path, comment: str) -> Path:
-    """An ed25519 key pair at PATH (private) and PATH.pub, generated once."""
-    if not path.exists():
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-            check=True,
-            capture_output=True,
-        )
-    return path
-
-
-def _public_line(private_key: Path) -> str:
-    return private_key.with_name(private_key.name + ".pub").read_text().strip()
-
-
 def _create_repository(repo: Path, admin_public_key: str) -> None:
     """A bare repository with gitosis's initial layout, committed by the sandbox on branch master."""
     env = {
@@ -237,27 +231,3 @@ def _chown_tree(top: Path, user: pwd.struct_passwd) -> None:
     """Hand TOP and everything below to USER: git-receive-pack writes the repository as that user."""
     for path in [top, *top.rglob("*")]:
         os.lchown(path, user.pw_uid, user.pw_gid)
-
-
-def _sshd_config(port: int, host_key: Path) -> str:
-    lines = [
-        "# Written by sandbox.gitserver: git over SSH for the gitosis-admin repository.",
-        f"Port {port}",
-        "ListenAddress 127.0.0.1",
-        f"HostKey {host_key}",
-        "PidFile none",
-        "AuthorizedKeysFile %h/.ssh/authorized_keys",
-        f"AllowUsers {GIT_USER}",
-        "PermitRootLogin no",
-        "StrictModes no",
-        "UsePAM no",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "AllowTcpForwarding no",
-        "AllowAgentForwarding no",
-        "X11Forwarding no",
-        "PermitTTY no",
-        "PrintMotd no",
-        "",
-    ]
-    return "\n".join(lines)

@@ -14,12 +14,12 @@ The machine's ``/root/.ssh`` is never read or written: ``AuthorizedKeysFile`` is
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sandbox import _ssh
 from sandbox._process import (
     SandboxError,
     daemon_running,
@@ -83,19 +83,23 @@ def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
         raise SandboxError("OpenSSH is not installed: apt-get install openssh-server openssh-client")
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    host_key = _keypair(state_dir / "ssh_host_ed25519_key", "")
-    client_key = client_key.resolve() if client_key else _keypair(state_dir / "worker_client_key", "jarvis@sandbox")
+    host_key = _ssh.keypair(state_dir / "ssh_host_ed25519_key", "")
+    client_key = client_key.resolve() if client_key else _ssh.keypair(state_dir / "worker_client_key", "jarvis@sandbox")
     authorized = state_dir / "authorized_keys"
-    authorized.write_text(f"restrict {_public_line(client_key)}\n")
+    authorized.write_text(f"restrict {_ssh.public_line(client_key)}\n")
     work_dir = state_dir / "jobs"
     work_dir.mkdir(exist_ok=True, mode=0o700)
 
     port = previous.port if previous is not None and port_free(previous.port) else free_port()
     known_hosts = state_dir / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {_public_line(host_key)}\n")
+    known_hosts.write_text(f"[127.0.0.1]:{port} {_ssh.public_line(host_key)}\n")
     bin_dir = Path(sys.executable).parent
     config = state_dir / "sshd_config"
-    config.write_text(_sshd_config(port, host_key, authorized))
+    config.write_text(
+        _ssh.sshd_config(
+            "an ansible-runner worker reached over SSH", port, host_key, user="root", authorized_keys=str(authorized)
+        )
+    )
     info = WorkerInfo(
         host="127.0.0.1",
         port=port,
@@ -121,42 +125,3 @@ def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
 def stop(state_dir: Path) -> None:
     """Stop the worker's sshd; keys stay for the next start."""
     stop_daemon(_DAEMON, state_dir.resolve())
-
-
-def _keypair(path: Path, comment: str) -> Path:
-    """An ed25519 key pair at PATH (private) and PATH.pub, generated once."""
-    if not path.exists():
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-            check=True,
-            capture_output=True,
-        )
-    return path
-
-
-def _public_line(private_key: Path) -> str:
-    return private_key.with_name(private_key.name + ".pub").read_text().strip()
-
-
-def _sshd_config(port: int, host_key: Path, authorized_keys: Path) -> str:
-    lines = [
-        "# Written by sandbox.worker: an ansible-runner worker reached over SSH.",
-        f"Port {port}",
-        "ListenAddress 127.0.0.1",
-        f"HostKey {host_key}",
-        "PidFile none",
-        f"AuthorizedKeysFile {authorized_keys}",
-        "AllowUsers root",
-        "PermitRootLogin prohibit-password",
-        "StrictModes no",
-        "UsePAM no",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "AllowTcpForwarding no",
-        "AllowAgentForwarding no",
-        "X11Forwarding no",
-        "PermitTTY no",
-        "PrintMotd no",
-        "",
-    ]
-    return "\n".join(lines)
