@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import ldap3
 import pytest
 
 from sandbox._process import free_port
 from sandbox.slapd import LdapInfo
+from tests.integration.fixtures_ldap import hosts_ou
 from tests.support.ansible import run_module
 
 pytestmark = pytest.mark.integration
@@ -35,26 +35,10 @@ VIDAR = {
 @pytest.fixture(scope="module")
 def cmdb(slapd_server: LdapInfo) -> Iterator[dict[str, Any]]:
     """An OU of this module's own with the host vidar written by ldap_host; the env to reach it."""
-    hosts_dn = f"ou=info-{uuid.uuid4().hex[:8]},{slapd_server.base_dn}"
-    env = {
-        "JARVIS_LDAP_URI": slapd_server.uri,
-        "JARVIS_LDAP_BIND_DN": slapd_server.bind_dn,
-        "JARVIS_LDAP_BIND_PASSWORD": slapd_server.bind_password,
-        "JARVIS_LDAP_HOSTS_DN": hosts_dn,
-    }
-    conn = ldap3.Connection(
-        ldap3.Server(slapd_server.uri, get_info=ldap3.NONE),
-        slapd_server.bind_dn,
-        slapd_server.bind_password,
-        auto_bind=True,
-    )
-    try:
-        assert conn.add(hosts_dn, ["top", "organizationalUnit"], {"ou": hosts_dn.split(",")[0][3:]})
-        written = run_module("ldap_host", {"name": "vidar", **VIDAR}, env=env)
+    with hosts_ou(slapd_server, "info") as ou:
+        written = run_module("ldap_host", {"name": "vidar", **VIDAR}, env=ou.env)
         assert not written.get("failed"), written.get("msg")
-        yield {"env": env, "hosts_dn": hosts_dn, "conn": conn, "entry": written["entry"]}
-    finally:
-        conn.unbind()
+        yield {"env": ou.env, "hosts_dn": ou.hosts_dn, "conn": ou.conn, "entry": written["entry"]}
 
 
 def read(cmdb: dict[str, Any], name: str, *, check: bool = False) -> dict[str, Any]:

@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import ldap3
 import pytest
 import yaml
 from ldap3.utils.dn import escape_rdn
 
 from sandbox._process import free_port
 from sandbox.slapd import LdapInfo
+from tests.integration.fixtures_ldap import hosts_ou
 from tests.support.ansible import REPO, ansible_env, run_module
 
 pytestmark = pytest.mark.integration
@@ -63,22 +62,9 @@ HOSTS = {
 @pytest.fixture(scope="module")
 def cmdb(slapd_server: LdapInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """An OU of its own holding HOSTS (via ldap_host) and hostile entries (via ldap3); env to reach it."""
-    hosts_dn = f"ou=inventory-{uuid.uuid4().hex[:8]},{slapd_server.base_dn}"
-    env = {
-        "JARVIS_LDAP_URI": slapd_server.uri,
-        "JARVIS_LDAP_BIND_DN": slapd_server.bind_dn,
-        "JARVIS_LDAP_BIND_PASSWORD": slapd_server.bind_password,
-        "JARVIS_LDAP_HOSTS_DN": hosts_dn,
-    }
     marker = tmp_path_factory.mktemp("inventory") / "templated"
-    conn = ldap3.Connection(
-        ldap3.Server(slapd_server.uri, get_info=ldap3.NONE),
-        slapd_server.bind_dn,
-        slapd_server.bind_password,
-        auto_bind=True,
-    )
-    try:
-        assert conn.add(hosts_dn, ["top", "organizationalUnit"], {"ou": hosts_dn.split(",")[0][3:]})
+    with hosts_ou(slapd_server, "inventory") as ou:
+        hosts_dn, env, conn = ou.hosts_dn, ou.env, ou.conn
         for name, args in HOSTS.items():
             result = run_module("ldap_host", {"name": name, **args}, env=env)
             assert not result.get("failed"), result.get("msg")
@@ -100,8 +86,6 @@ def cmdb(slapd_server: LdapInfo, tmp_path_factory: pytest.TempPathFactory) -> It
         # Not a jarvisHost: not listed.
         assert conn.add(f"cn=printer,{hosts_dn}", ["device"], {"cn": "printer"})
         yield {"env": env, "hosts_dn": hosts_dn, "marker": marker}
-    finally:
-        conn.unbind()
 
 
 def inventory(
