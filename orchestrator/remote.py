@@ -85,6 +85,8 @@ try:
 except OSError as exc:
     sys.stderr.write("jarvis worker: cannot make a job directory in %s: %s\n" % (work_dir, exc.strerror))
     sys.exit(1)
+# SSH masters of this job only: a later job (a resume) connects anew, checking the recorded host keys.
+os.environ["ANSIBLE_SSH_CONTROL_PATH_DIR"] = os.path.join(job_dir, "cp")
 canceled = threading.Event()
 
 
