@@ -135,6 +135,21 @@ def test_deploy_runs_jarvis_stages_and_the_host_is_up(deployed: dict[str, Any], 
     assert entry is not None and entry["ipHostNumber"] == [ip] and entry["jarvisDeployedBy"] == ["ansible-playbook"]
 
 
+def test_the_deployed_host_is_in_the_inventory(deployed: dict[str, Any], site: dict[str, Any], world: dict) -> None:
+    """What the README shows: `eval "$(jarvis env)"`, then ansible-inventory -i inventory/ldap.yml."""
+
+    def inventory(*args: str) -> str:
+        argv = ["ansible-inventory", "-i", str(REPO / "inventory" / "ldap.yml"), *args]
+        env = ansible_env(site["exports"])
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=True).stdout  # noqa: S603
+
+    graph = inventory("--graph")
+    assert f"|  |--{HOST}" in graph and "@provider_ec2:" in graph and "@not_production:" in graph
+    [ip] = query(world, f"{HOST}.websages.com", "A")
+    host_vars = json.loads(inventory("--host", HOST))
+    assert host_vars["ansible_host"] == ip and "jarvis_cmdb_provider" in host_vars
+
+
 def test_deploy_again_changes_nothing(deployed: dict[str, Any], site: dict[str, Any], world: dict) -> None:
     before = instances(world)
     again = playbook(site, "deploy.yml", "--tags", "instance,address,ssh,dns")
