@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.backends.base import Backend, Place
+from orchestrator.events import DONE_STATES
 from orchestrator.report import plan_report
 from orchestrator.stages import BY_ID
 from orchestrator.store import DeploymentStore, HostStatus
@@ -64,6 +65,8 @@ def event_line(event: dict[str, Any], store: DeploymentStore) -> str | None:
     if kind == "ready":
         status = store.host_status(host, event["deployment_id"])
         return ready_line(status) if status else f"{host} is ready"
+    if kind == "destroyed":
+        return f"{host} is destroyed: its instance, DNS records, CMDB entry and gitosis key are gone"
     return None
 
 
@@ -125,8 +128,8 @@ class Announcer:
         if deployment["kind"] == "plan":
             return [line for host in hosts for line in plan_report(host).splitlines()]
         if len(hosts) > 1:
-            ready = [h.hostname for h in hosts if h.state == "ready"]
-            failed = [h.hostname for h in hosts if h.state != "ready"]
-            line = f"deployment {deployment['id']}: {len(ready)} of {len(hosts)} hosts ready"
-            return [line + (f"; not ready: {', '.join(failed)}" if failed else "")]
+            done = "destroyed" if deployment["kind"] == "destroy" else "ready"
+            failed = [h.hostname for h in hosts if h.state not in DONE_STATES]
+            line = f"deployment {deployment['id']}: {len(hosts) - len(failed)} of {len(hosts)} hosts {done}"
+            return [line + (f"; not {done}: {', '.join(failed)}" if failed else "")]
         return []

@@ -1,4 +1,4 @@
-"""The bot's commands, for any chat network: ``jarvis: deploy|redeploy|status|plan|cancel|help``.
+"""The bot's commands, for any chat network: ``jarvis: deploy|redeploy|destroy|status|plan|cancel|help``.
 
 The core knows nothing of IRC or XMPP: it gets a :class:`Message` and answers through the
 backend it came from. Deployments run in worker processes; the core subscribes the place where
@@ -28,14 +28,15 @@ log = logging.getLogger("jarvis.bot")
 HELP = [
     "deploy <https://url | cn=host | file> - deploy the design's hosts, the whole way",
     "redeploy <host> [confirm] - tear down and rebuild a host from its last design",
+    "destroy <host> confirm - tear a host down for good: instance, DNS records, CMDB entry, gitosis key",
     "status [host] - a host's stage and state; without a host, every deployment running",
     "plan <source> - what a deployment would change, changing nothing",
     "cancel <host> - stop a host's deployment at the next task",
     "resume <host> - continue a host's failed deployment from the stage that failed",
     "help - this",
 ]
-COMMANDS = ("deploy", "redeploy", "status", "plan", "cancel", "resume", "help")
-DEPLOYER_COMMANDS = {"deploy", "redeploy", "plan", "cancel", "resume"}
+COMMANDS = ("deploy", "redeploy", "destroy", "status", "plan", "cancel", "resume", "help")
+DEPLOYER_COMMANDS = {"deploy", "redeploy", "destroy", "plan", "cancel", "resume"}
 SHORT_HELP = "I know: " + ", ".join(COMMANDS) + " (say 'help' for more)"
 
 
@@ -70,6 +71,9 @@ def describe(host: HostStatus) -> str:
         fingerprints = ", ".join(host.facts.get("fingerprints", [])) or "no host keys"
         ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(host.ended_at or 0))
         return f"{host.hostname}: ready at {host.facts.get('ip', '?')} since {ended} ({fingerprints}; took {elapsed})"
+    if host.state == "destroyed":
+        ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(host.ended_at or 0))
+        return f"{host.hostname}: destroyed at {ended} (deployment {host.deployment_id})"
     return f"{host.hostname}: {host.state} at stage {host.stage} ({elapsed})"
 
 
@@ -138,6 +142,17 @@ class CommandCore:
         design = await asyncio.to_thread(self.sources.load, last.source)
         return self._launch(message, design, check=False, kind="redeploy", force=len(args) == 2)
 
+    async def _destroy(self, message: Message, args: list[str]) -> list[str]:
+        """Always asks for 'confirm': nothing of the host is left to redeploy from."""
+        if len(args) != 2 or args[1].lower() not in ("confirm", "--force"):
+            return [f"{message.sender.nick}: say destroy <host> confirm (the host, its DNS records and CMDB entry go)"]
+        name = args[0].lower()
+        last = self.orchestrator.store.host_status(name)
+        if last is None:
+            return [f"{name}: no deployment recorded, so no design to destroy it from"]
+        design = await asyncio.to_thread(self.sources.load, last.source)
+        return self._launch(message, design, check=False, kind="destroy", force=True)
+
     async def _resume(self, message: Message, args: list[str]) -> list[str]:
         if len(args) != 1:
             return [f"{message.sender.nick}: say resume <host>"]
@@ -162,5 +177,5 @@ class CommandCore:
         place = message.place
         self.orchestrator.store.subscribe(deployment_id, place.protocol, place.target, place.private)
         hosts = ", ".join(design.hostnames)
-        what = "planning" if check else "redeploying" if kind == "redeploy" else "deploying"
+        what = "planning" if check else {"redeploy": "redeploying", "destroy": "destroying"}.get(kind, "deploying")
         return [f"{sender.nick}: {what} {hosts} from {design.source} (deployment {deployment_id})"]

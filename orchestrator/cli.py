@@ -16,6 +16,7 @@ from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.config import Config, default_home, load_config
 from orchestrator.design import Design, load_design_file
 from orchestrator.errors import DeploymentError, JarvisError
+from orchestrator.events import DONE_STATES
 from orchestrator.render import STATIC_KINDS, static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
 from orchestrator.runner import DeploymentRunner, RunningDeployment
@@ -50,7 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     redeploy.add_argument("host")
     redeploy.add_argument("--design", help="the design file (default: the one of the host's last deployment)")
     redeploy.add_argument("--force", action="store_true", help="confirm the redeploy of a production host")
-    redeploy.set_defaults(func=_redeploy)
+    redeploy.set_defaults(func=_teardown, kind="redeploy")
+
+    destroy = commands.add_parser(
+        "destroy", help="tear a host down for good: instance, DNS records, CMDB entry, gitosis key"
+    )
+    destroy.add_argument("host")
+    destroy.add_argument("--design", help="the design file (default: the one of the host's last deployment)")
+    destroy.add_argument("--force", action="store_true", help="confirm the destruction of a production host")
+    destroy.set_defaults(func=_teardown, kind="destroy")
 
     resume = commands.add_parser("resume", help="continue a host's failed deployment from the stage that failed")
     resume.add_argument("host")
@@ -98,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _redeploy(args: argparse.Namespace) -> int:
+def _teardown(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     store = DeploymentStore(config.store_path)
     host = args.host.lower()
@@ -110,7 +119,7 @@ def _redeploy(args: argparse.Namespace) -> int:
     design = load_design_file(args.design, config.mappings)
     if design.hostnames != [host]:
         raise DeploymentError(f"{args.design} describes {', '.join(design.hostnames)}, not only {host}")
-    return _run(args, config, store, design, kind="redeploy", force=args.force)
+    return _run(args, config, store, design, kind=args.kind, force=args.force)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -136,7 +145,7 @@ def _run(
 ) -> int:
     width = max(len(name) for name in design.hostnames)
     check = getattr(args, "check", False)
-    verb = "planning" if check else "redeploying" if kind == "redeploy" else "deploying"
+    verb = "planning" if check else {"redeploy": "redeploying", "destroy": "destroying"}.get(kind, "deploying")
     print(f"{verb} {', '.join(design.hostnames)} from {design.source}", flush=True)
     running = DeploymentRunner(config, store).start(
         design,
@@ -161,12 +170,12 @@ def _finish(running: RunningDeployment, store: DeploymentStore, check: bool) -> 
     print()
     for host in hosts:
         print(plan_report(host) if check else summary(host))
-    ok = all(host.state in ("ready", "planned") for host in hosts)
+    failed = [host.hostname for host in hosts if host.state not in DONE_STATES]
     if not check and len(hosts) > 1:
-        failed = [host.hostname for host in hosts if host.state != "ready"]
+        done = next((host.state for host in hosts if host.state in DONE_STATES), "ready")
         tail = f"; failed: {', '.join(failed)}" if failed else ""
-        print(f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts ready{tail}")
-    return 0 if ok else 1
+        print(f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts {done}{tail}")
+    return 1 if failed or not hosts else 0
 
 
 def _status(args: argparse.Namespace) -> int:

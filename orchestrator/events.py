@@ -19,6 +19,8 @@ from orchestrator.store import DeploymentStore
 FAILURE_EVENTS = {"runner_on_failed", "runner_on_unreachable"}
 RESULT_EVENTS = {"runner_on_ok", "runner_on_skipped", *FAILURE_EVENTS}
 MAX_REASON = 300
+# How a host's run ends well: deployed (ready), destroyed, or planned (a dry run).
+DONE_STATES = frozenset({"ready", "destroyed", "planned"})
 BANNER = re.compile(r"@{3,}")
 
 
@@ -29,7 +31,7 @@ class Transition:
     deployment_id: str
     hostname: str
     stage: str
-    state: str  # running | ok | changed | failed | ready | canceled | planned
+    state: str  # running | ok | changed | failed | ready | destroyed | canceled | planned
     detail: str | None = None
     at: float = field(default_factory=time.time)
 
@@ -50,7 +52,7 @@ class _HostProgress:
     note: str | None = None
     actions: list[str] = field(default_factory=list)
     finished: bool = False
-    reached_ready: bool = False
+    reached_end: bool = False  # a task of the last stage (ready; a destroy's forget) succeeded
 
 
 class StageTracker:
@@ -64,12 +66,15 @@ class StageTracker:
         redact: Redactor,
         listener: Listener | None = None,
         plan: bool = False,
+        kind: str = "deploy",
     ) -> None:
         self.store = store
         self.deployment_id = deployment_id
         self.redact = redact
         self.listener = listener
         self.plan = plan
+        # A host ends "ready" after the ready stage; a destroyed one "destroyed" after the forget stage.
+        self.last_stage, self.end_state = ("forget", "destroyed") if kind == "destroy" else ("ready", "ready")
         self.hosts = {name: _HostProgress() for name in hostnames}
 
     def handle(self, event: dict[str, Any]) -> None:
@@ -98,8 +103,8 @@ class StageTracker:
             facts = _facts(stage, data.get("resolved_action") or data.get("task_action") or "", result)
             if facts:
                 self.store.merge_facts(self.deployment_id, host, facts)
-            if stage == "ready" and kind == "runner_on_ok":
-                progress.reached_ready = True
+            if stage == self.last_stage and kind == "runner_on_ok":
+                progress.reached_end = True
 
     def finish(self, runner_status: str) -> None:
         """Close every host once the playbook has ended with the runner's final status."""
@@ -111,10 +116,10 @@ class StageTracker:
                 self._close(host, "canceled")
                 self.store.finish_host(self.deployment_id, host, "canceled", "canceled by request", stage)
                 self._tell(host, stage, "canceled", "canceled by request")
-            elif progress.reached_ready:
+            elif progress.reached_end:
                 self._close(host, "ok")
-                self.store.finish_host(self.deployment_id, host, "ready")
-                self._tell(host, "ready", "ready")
+                self.store.finish_host(self.deployment_id, host, self.end_state)
+                self._tell(host, self.last_stage, self.end_state)
             elif self.plan:
                 stage = progress.stage or "validate"
                 self._close(host, "ok")
@@ -142,7 +147,7 @@ class StageTracker:
         if state == "canceled":
             state = "not_run"
         self.store.end_stage(self.deployment_id, host, progress.stage, state, progress.note, progress.actions)
-        if state in ("ok", "changed", "skipped") and progress.stage != "ready":  # "ready" is told once, by finish()
+        if state in ("ok", "changed", "skipped") and progress.stage != self.last_stage:  # told once, by finish()
             self._tell(host, progress.stage, state, "; ".join(progress.actions) or None)
         progress.changed, progress.ran, progress.note, progress.actions = False, False, None, []
 
@@ -155,7 +160,7 @@ class StageTracker:
         self._tell(host, stage, "failed", reason)
 
     def _tell(self, host: str, stage: str, state: str, detail: str | None = None) -> None:
-        if state in ("running", "failed", "ready", "canceled"):
+        if state in ("running", "failed", "ready", "destroyed", "canceled"):
             self.store.add_event(self.deployment_id, state, detail or BY_ID[stage].title, host, stage)
         if self.listener is not None:
             self.listener(Transition(self.deployment_id, host, stage, state, detail))

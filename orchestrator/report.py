@@ -13,6 +13,7 @@ MARKS = {
     "changed": "ok",
     "failed": "FAILED",
     "ready": "READY",
+    "destroyed": "DESTROYED",
     "canceled": "CANCELED",
     "planned": "PLANNED",
 }

@@ -19,7 +19,7 @@ from orchestrator.cmdb import redeploy_facts
 from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
-from orchestrator.events import Listener, StageTracker
+from orchestrator.events import DONE_STATES, Listener, StageTracker
 from orchestrator.executors import Executor, Job, make_executor
 from orchestrator.stages import Stage, deploy_stages, playbook_stages
 from orchestrator.store import DeploymentStore
@@ -79,7 +79,8 @@ class DeploymentRunner:
     ) -> str:
         """Record a new deployment of DESIGN (validated already) and return its id; nothing runs yet.
 
-        KIND is deploy or redeploy (teardown first; FORCE confirms it for a production host).
+        KIND is deploy, redeploy (teardown first) or destroy (teardown only); FORCE confirms a teardown of a
+        production host.
         """
         kind = "plan" if check else kind
         deployment_id = self.store.create_deployment(
@@ -148,7 +149,7 @@ class DeploymentRunner:
         self.store.set_deployment_state(deployment_id, "running")
         running = RunningDeployment(deployment_id, names)
         check = record["kind"] == "plan"
-        tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, plan=check)
+        tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, plan=check, kind=record["kind"])
         thread = threading.Thread(
             target=self._run,
             args=(running, record, tracker),
@@ -203,9 +204,10 @@ class DeploymentRunner:
         resuming = "resume_of" in options
         for host in hosts:
             found = host_vars[host["hostname"]]
-            if kind == "redeploy":
+            if kind in ("redeploy", "destroy"):
                 found.update(redeploy_facts(self.config, host))
                 found["jarvis_force"] = bool(options.get("force"))
+            if kind == "redeploy":
                 found["jarvis_rotate_credentials"] = not resuming  # the interrupted run rotated them already
             if resuming:
                 found.update(self._learned(options["resume_of"], host))
@@ -280,4 +282,4 @@ def _deployment_state(runner_status: str, deployment_id: str, store: DeploymentS
     if runner_status == "canceled":
         return "canceled"
     hosts = store.deployment_hosts(deployment_id)
-    return "successful" if hosts and all(h.state in ("ready", "planned") for h in hosts) else "failed"
+    return "successful" if hosts and all(h.state in DONE_STATES for h in hosts) else "failed"

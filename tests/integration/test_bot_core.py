@@ -60,9 +60,10 @@ class Session:
         self.loop.run_until_complete(self.backend.say(text, who=who, room=room))
         self.loop.run_until_complete(asyncio.sleep(0.05))
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 120) -> str:
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 120, since: int = 0) -> str:
+        """The first line said (from the SINCE-th on) that PREDICATE accepts; the bot runs meanwhile."""
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         while time.monotonic() < deadline:
             lines = self.backend.lines()
             for line in lines[seen:]:
@@ -233,7 +234,22 @@ def test_redeploying_a_production_host_asks_for_confirmation(
         conn.unbind()
     session.say("jarvis: redeploy ullr2")
     assert session.wait_for(lambda line: line == "ullr2 is in production: say 'redeploy ullr2 confirm' to tear it down")
+    start = len(session.backend.lines())
     session.say("jarvis: redeploy ullr2 confirm")
-    assert session.wait_for(lambda line: "redeploying ullr2" in line)
-    assert session.wait_for(lambda line: line.startswith("ullr2: production_check"))
-    assert session.wait_for(lambda line: line.startswith("ullr2 is ready at"), timeout=300)
+    assert session.wait_for(lambda line: "redeploying ullr2" in line, since=start)
+    assert session.wait_for(lambda line: line.startswith("ullr2: production_check"), since=start)
+    assert session.wait_for(lambda line: line.startswith("ullr2 is ready at"), timeout=300, since=start)
+
+
+def test_destroy_asks_for_confirmation_then_announces_the_end(session: Session) -> None:
+    """ullr2, redeployed by the test above, is destroyed from chat."""
+    session.say("jarvis: destroy ullr2")
+    assert session.wait_for(lambda line: "say destroy <host> confirm" in line)
+    session.say("jarvis: destroy nobody-here confirm")
+    assert session.wait_for(lambda line: line.startswith("nobody-here: no deployment recorded"))
+    session.say("jarvis: destroy ullr2 confirm")
+    assert session.wait_for(lambda line: "destroying ullr2" in line)
+    assert session.wait_for(lambda line: line.startswith("ullr2: forget"))
+    assert session.wait_for(lambda line: line.startswith("ullr2 is destroyed"), timeout=300)
+    session.say("jarvis: status ullr2")
+    assert session.wait_for(lambda line: line.startswith("ullr2: destroyed at"))

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -26,7 +27,8 @@ import yaml
 from orchestrator import DeploymentRunner, DeploymentStore, load_design_file
 from orchestrator.config import Config
 from orchestrator.events import Transition
-from tests.support.world import on_host, query, set_production
+from orchestrator.stages import deploy_stages
+from tests.support.world import ldap_entry, on_host, query, set_production
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +135,31 @@ def test_redeploy_runs_every_stage(jarvis_config: Config, world: dict, tmp_path:
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the sandbox's own server
         silences = [s for s in json.load(response) if redeploy_id in s["comment"]]
     assert [s["status"]["state"] for s in silences] == ["expired"]
+
+
+def test_destroy_tears_the_host_down_and_forgets_it(jarvis_env: dict, world: dict) -> None:
+    """After the redeploy above: `jarvis destroy`, refused for a production host until --force."""
+
+    def jarvis(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "orchestrator.cli", *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=jarvis_env, timeout=900)  # noqa: S603
+
+    refused = jarvis("destroy", "heimdall")
+    assert refused.returncode == 1 and "in production" in refused.stdout, refused.stdout + refused.stderr
+    assert query(world, "heimdall.websages.com", "A") != []
+
+    destroyed = jarvis("destroy", "heimdall", "--force")
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    status = json.loads(jarvis("status", "heimdall", "--json").stdout)
+    assert status["state"] == "destroyed"
+    assert [stage["stage"] for stage in status["stages"]] == [stage.id for stage in deploy_stages("destroy")]
+    assert query(world, "heimdall.websages.com", "A") == [] and query(world, "heimdall.websages.com", "SSHFP") == []
+    assert query(world, "www2.websages.com", "CNAME") == ["thor.websages.com."], "pointers stay at the standby"
+    assert ldap_entry(world, "heimdall") is None
+    keydir = subprocess.run(
+        ["git", "--git-dir", world["git"]["repo_path"], "ls-tree", "--name-only", "HEAD", "keydir/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "root@heimdall.websages.com.pub" not in keydir
