@@ -16,6 +16,9 @@ Configured by the config's ``executor`` section::
       verify: true                   # false, or a CA bundle file
       poll_interval: 1.0             # seconds between polls of the job and its events
       timeout: null                  # seconds a job may run before jarvis cancels it (status timeout)
+      site_vars:                     # what differs on AWX's side: its own paths; null drops a setting
+        jarvis_secrets_dir: /runner/jarvis/secrets
+        ansible_ssh_private_key_file: null   # the job template's Machine credential logs in instead
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ DEFAULT_JOB_TEMPLATES: dict[str, str | int] = {
     "redeploy": "jarvis redeploy",
     "destroy": "jarvis destroy",
 }
-SECTION_KEYS = {"type", "url", "token", "job_templates", "verify", "poll_interval", "timeout"}
+SECTION_KEYS = {"type", "url", "token", "job_templates", "verify", "poll_interval", "timeout", "site_vars"}
 # AWX's job statuses once a job has ended, and what they mean to jarvis.
 FINAL_STATUSES = {"successful": "successful", "failed": "failed", "error": "failed", "canceled": "canceled"}
 PAGE_SIZE = 200  # AWX's largest page
@@ -70,6 +73,8 @@ class AwxExecutor:
     verify: bool | str = True
     poll_interval: float = 1.0
     timeout: float | None = None
+    # Replaces jarvis's site settings where AWX's execution nodes differ (paths); None drops one.
+    site_vars: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, section: dict[str, Any], config: Config) -> AwxExecutor:
@@ -95,6 +100,9 @@ class AwxExecutor:
             raise ConfigError(f"{where}.verify: no CA bundle at {verify}")
         if not isinstance(verify, (bool, str)):
             raise ConfigError(f"{where}.verify: expected true, false or a CA bundle file")
+        site_vars = section.get("site_vars") or {}
+        if not isinstance(site_vars, dict) or not all(isinstance(key, str) for key in site_vars):
+            raise ConfigError(f"{where}.site_vars: expected a mapping of variable names to values (null drops one)")
         return cls(
             url=url.rstrip("/"),
             token=token,
@@ -102,6 +110,7 @@ class AwxExecutor:
             verify=verify,
             poll_interval=_seconds(where, "poll_interval", section.get("poll_interval", 1.0)),
             timeout=None if section.get("timeout") is None else _seconds(where, "timeout", section["timeout"]),
+            site_vars=dict(site_vars),
         )
 
     def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
@@ -110,7 +119,7 @@ class AwxExecutor:
         if kind not in self.job_templates:
             raise DeploymentError(f"AWX has no job template configured for a {job.kind} (executor.job_templates)")
         template = self._template(api, self.job_templates[kind])
-        launch = self._launch_request(job)
+        launch = self._launch_request(job, self.site_vars)
         _check_prompts(template, launch)
         answer = api.request("POST", f"/api/v2/job_templates/{template['id']}/launch/", launch)
         job_id = answer.get("job") or answer.get("id")
@@ -126,10 +135,11 @@ class AwxExecutor:
         return self._follow(api, job_id, on_event, canceled)
 
     @staticmethod
-    def _launch_request(job: Job) -> dict[str, Any]:
+    def _launch_request(job: Job, site_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         """What jarvis hands AWX: the hosts, site settings and per-host variables, never credentials."""
+        site = {key: value for key, value in {**job.site_vars, **(site_overrides or {})}.items() if value is not None}
         launch: dict[str, Any] = {
-            "extra_vars": {**design_rules.as_design(job.hosts), "jarvis_host_vars": job.host_vars, **job.site_vars},
+            "extra_vars": {**design_rules.as_design(job.hosts), "jarvis_host_vars": job.host_vars, **site},
             "job_type": "check" if job.check else "run",
             "skip_tags": ",".join(job.skipped_stages()),
         }

@@ -260,3 +260,17 @@ def test_from_config_defaults_and_refusals(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             AwxExecutor.from_config(*config(**section))
+
+
+def test_site_vars_of_the_awx_side_replace_or_drop_jarvis_local_settings(tmp_path: Path) -> None:
+    section, cfg = config(
+        url="https://awx",
+        token=TOKEN,
+        site_vars={"jarvis_secrets_dir": "/runner/jarvis/secrets", "jarvis_vault_password_file": None},
+    )
+    made = AwxExecutor.from_config(section, cfg)
+    extra = made._launch_request(make_job(tmp_path), made.site_vars)["extra_vars"]
+    assert extra["jarvis_secrets_dir"] == "/runner/jarvis/secrets"
+    assert "jarvis_vault_password_file" not in extra
+    with pytest.raises(ConfigError, match="site_vars: expected a mapping"):
+        AwxExecutor.from_config(*config(url="https://awx", token=TOKEN, site_vars=["x"]))
