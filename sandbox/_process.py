@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +40,16 @@ def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1", log: Path 
         time.sleep(0.05)
     tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
     raise SandboxError(f"nothing answered on {host}:{port} after {timeout:.0f}s\n{tail}")
+
+
+@contextlib.contextmanager
+def stopped_on_failure(name: str, run_dir: Path) -> Iterator[None]:
+    """Stop the daemon NAME of RUN_DIR if what follows its start (waiting for it, seeding it) fails."""
+    try:
+        yield
+    except BaseException:
+        stop_daemon(name, run_dir)
+        raise
 
 
 def start_daemon(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> int:

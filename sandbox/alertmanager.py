@@ -22,6 +22,7 @@ from sandbox._process import (
     load_info,
     start_daemon,
     stop_daemon,
+    stopped_on_failure,
     write_private,
 )
 
@@ -95,11 +96,8 @@ def start(state_dir: Path, password: str | None = None, timeout: float = 10.0) -
         write_private(web_config, f"basic_auth_users:\n  {USERNAME}: '{_bcrypt(password)}'\n")
         argv.append(f"--web.config.file={web_config}")
     start_daemon(_DAEMON, argv, state_dir)
-    try:
+    with stopped_on_failure(_DAEMON, state_dir):
         _wait_until_ready(info, state_dir, timeout)
-    except BaseException:
-        stop_daemon(_DAEMON, state_dir)
-        raise
     write_private(state_dir / _INFO_FILE, json.dumps(asdict(info), indent=2))
     return info
 

@@ -37,6 +37,7 @@ from sandbox._process import (
     port_free,
     start_daemon,
     stop_daemon,
+    stopped_on_failure,
     wait_for_port,
     write_private,
 )
@@ -135,11 +136,8 @@ def start(state_dir: Path) -> GitServerInfo:
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege-separation directory
     argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _ENTER]
     start_daemon(_DAEMON, [*argv, str(home), user.pw_dir, SSHD, str(config)], state_dir)
-    try:
+    with stopped_on_failure(_DAEMON, state_dir):
         wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
-    except BaseException:
-        stop_daemon(_DAEMON, state_dir)
-        raise
     return info
 
 

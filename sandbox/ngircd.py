@@ -16,6 +16,7 @@ from sandbox._process import (
     save_info,
     start_daemon,
     stop_daemon,
+    stopped_on_failure,
     wait_for_port,
     write_private,
 )
@@ -82,11 +83,8 @@ def _start_on(state_dir: Path, port: int) -> IrcInfo:
     # -n keeps it in the foreground (pid known, log to start_daemon's file); no PidFile: as nobody it
     # could not write one in STATE_DIR.
     start_daemon(_DAEMON, [binary, "-n", "-f", str(conf)], state_dir)
-    try:
+    with stopped_on_failure(_DAEMON, state_dir):
         wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
-    except BaseException:
-        stop_daemon(_DAEMON, state_dir)
-        raise
     return info
 
 

@@ -26,6 +26,7 @@ from sandbox._process import (
     save_info,
     start_daemon,
     stop_daemon,
+    stopped_on_failure,
     wait_for_port,
     write_private,
 )
@@ -89,12 +90,9 @@ def start(state_dir: Path, users: dict[str, str]) -> XmppInfo:
     save_info(state_dir / _INFO_FILE, info)
 
     start_daemon(_DAEMON, [prosody, "--config", str(conf), "-F"], state_dir)
-    try:
+    with stopped_on_failure(_DAEMON, state_dir):
         wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
         _wait_until_serving(info, state_dir)
-    except BaseException:
-        stop_daemon(_DAEMON, state_dir)
-        raise
     return info
 
 

@@ -23,6 +23,7 @@ from sandbox._process import (
     save_info,
     start_daemon,
     stop_daemon,
+    stopped_on_failure,
     wait_for_port,
 )
 
@@ -79,12 +80,9 @@ def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
     save_info(state_dir / _INFO_FILE, info)
 
     start_daemon(_DAEMON, [slapd, "-f", str(conf), "-h", f"{info.uri}/", "-d", "0"], state_dir)
-    try:
+    with stopped_on_failure(_DAEMON, state_dir):
         wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
         _add_base_entries(info)
-    except BaseException:
-        stop_daemon(_DAEMON, state_dir)
-        raise
     return info
 
 

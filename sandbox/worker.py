@@ -29,6 +29,7 @@ from sandbox._process import (
     save_info,
     start_daemon,
     stop_daemon,
+    stopped_on_failure,
     wait_for_port,
 )
 
@@ -114,11 +115,8 @@ def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
 
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege-separation directory
     start_daemon(_DAEMON, [SSHD, "-D", "-e", "-f", str(config)], state_dir)
-    try:
+    with stopped_on_failure(_DAEMON, state_dir):
         wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
-    except BaseException:
-        stop_daemon(_DAEMON, state_dir)
-        raise
     return info
 
 
