@@ -65,14 +65,13 @@ class StageTracker:
         hostnames: list[str],
         redact: Redactor,
         listener: Listener | None = None,
-        plan: bool = False,
         kind: str = "deploy",
     ) -> None:
         self.store = store
         self.deployment_id = deployment_id
         self.redact = redact
         self.listener = listener
-        self.plan = plan
+        self.plan = kind == "plan"  # a dry run: hosts end "planned"
         # A host ends "ready" after the ready stage; a destroyed one "destroyed" after the forget stage.
         self.last_stage, self.end_state = ("forget", "destroyed") if kind == "destroy" else ("ready", "ready")
         self.hosts = {name: _HostProgress() for name in hostnames}

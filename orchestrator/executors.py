@@ -39,7 +39,7 @@ class Job:
 
     private_dir: Path
     ident: str
-    kind: str  # deploy, redeploy or plan
+    kind: str  # deploy, plan, redeploy or destroy
     hosts: list[dict[str, Any]]
     stages: list[Stage]
     site_vars: dict[str, Any] = field(default_factory=dict)

@@ -148,8 +148,7 @@ class DeploymentRunner:
         names = [host["hostname"] for host in hosts]
         self.store.set_deployment_state(deployment_id, "running")
         running = RunningDeployment(deployment_id, names)
-        check = record["kind"] == "plan"
-        tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, plan=check, kind=record["kind"])
+        tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, kind=record["kind"])
         thread = threading.Thread(
             target=self._run,
             args=(running, record, tracker),
