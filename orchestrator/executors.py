@@ -8,21 +8,21 @@ mapping, the status store and chat announcements work the same whichever runs th
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import ansible_runner
-import yaml
 
 from orchestrator.config import Config
 from orchestrator.render import deployment_inventory, pipeline_play
 from orchestrator.stages import Stage, playbook_stages
+from orchestrator.staging import staged_file
+from orchestrator.unsafe import vars_file_text
 
 EventHandler = Callable[[dict[str, Any]], None]
 CancelCheck = Callable[[], bool]
@@ -68,18 +68,9 @@ class Job:
         return " ".join(options + (["--check", "--diff"] if self.check else []))
 
 
-@contextlib.contextmanager
-def private_credentials_file(job: Job, directory: Path) -> Iterator[Path]:
-    """JOB's credentials as a vars file of mode 0600 in DIRECTORY, removed when the run ends."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, name = tempfile.mkstemp(dir=directory, prefix=f"{job.ident}-", suffix=".yml")
-    path = Path(name)
-    try:
-        with os.fdopen(handle, "w") as out:
-            yaml.safe_dump({"jarvis_credentials": job.credentials}, out)
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+def private_credentials_file(job: Job, directory: Path) -> contextlib.AbstractContextManager[Path]:
+    """JOB's credentials as a vars file of mode 0600 in DIRECTORY, removed when the run ends (all unsafe)."""
+    return staged_file(directory, job.ident, vars_file_text({"jarvis_credentials": job.credentials}))
 
 
 def make_executor(config: Config) -> Executor:

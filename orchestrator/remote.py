@@ -32,7 +32,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -41,12 +40,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import ansible_runner
-import yaml
 
 from orchestrator._collection import COLLECTION_PATH
 from orchestrator.config import Config
 from orchestrator.errors import ConfigError, DeploymentError
 from orchestrator.executors import CancelCheck, EventHandler, Job
+from orchestrator.staging import staged_dir
+from orchestrator.unsafe import vars_file_text
 
 __all__ = ["RemoteExecutor"]
 
@@ -278,9 +278,7 @@ class RemoteExecutor:
     @contextlib.contextmanager
     def staged(self, job: Job) -> Iterator[Path]:
         """The data dir to transmit: the collection beside the playbook, the credentials in env/extravars."""
-        self.staging_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        staging = Path(tempfile.mkdtemp(prefix=f"{job.ident}-remote-", dir=self.staging_dir))
-        try:
+        with staged_dir(self.staging_dir, job.ident) as staging:
             shutil.copytree(
                 COLLECTION_PATH,
                 staging / "project" / "collections" / "ansible_collections" / "jarvis" / "deploy",
@@ -290,10 +288,8 @@ class RemoteExecutor:
             env.mkdir(mode=0o700)
             extravars = env / "extravars"
             extravars.touch(mode=0o600)
-            extravars.write_text(yaml.safe_dump({"jarvis_credentials": job.credentials}))
+            extravars.write_text(vars_file_text({"jarvis_credentials": job.credentials}))
             yield staging
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     def inventory(self, job: Job) -> dict[str, Any]:
         """The job's inventory with the worker's Python for localhost (the controller's may not exist there)."""

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from orchestrator.stages import BY_ID, PLAYBOOK_STAGES, Stage, playbook_stages
+from orchestrator.unsafe import mark_unsafe
 
 TARGET_GROUP = "jarvis_targets"
 ROLE = "jarvis.deploy.pipeline"
@@ -119,20 +120,26 @@ STATIC_KINDS = tuple(PLAY_NAMES)
 def deployment_inventory(
     hosts: list[dict[str, Any]], site_vars: dict[str, Any], host_vars: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """An inventory with the design's hosts in the target group and the controller as localhost."""
+    """An inventory with the design's hosts in the target group and the controller as localhost.
+
+    Every variable but localhost's own is data, never a template (see orchestrator.unsafe): the hosts come
+    from a design, the host vars from the CMDB and the store, the site vars hold who asked in chat.
+    """
     return {
         "all": {
-            "vars": site_vars,
+            "vars": mark_unsafe(site_vars),
             "hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
             "children": {
                 TARGET_GROUP: {
                     "hosts": {
-                        host["hostname"]: {
-                            "jarvis_host": host,
-                            "ansible_user": "root",
-                            "ansible_python_interpreter": "/usr/bin/python3",
-                            **(host_vars or {}).get(host["hostname"], {}),
-                        }
+                        host["hostname"]: mark_unsafe(
+                            {
+                                "jarvis_host": host,
+                                "ansible_user": "root",
+                                "ansible_python_interpreter": "/usr/bin/python3",
+                                **(host_vars or {}).get(host["hostname"], {}),
+                            }
+                        )
                         for host in hosts
                     }
                 }

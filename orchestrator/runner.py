@@ -8,6 +8,7 @@ otherwise copy into ``artifacts/<id>/command``.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -22,7 +23,10 @@ from orchestrator.errors import DeploymentError
 from orchestrator.events import DONE_STATES, Listener, StageTracker
 from orchestrator.executors import Executor, Job, make_executor
 from orchestrator.stages import Stage, deploy_stages, playbook_stages
+from orchestrator.staging import remove_leftovers
 from orchestrator.store import DeploymentStore
+
+log = logging.getLogger("jarvis.runner")
 
 
 def make_redactor(secrets: list[str]) -> Any:
@@ -72,6 +76,8 @@ class DeploymentRunner:
         self.config = config
         self.store = store
         self.executor: Executor = executor or make_executor(config)
+        for leftover in remove_leftovers(config.home / "private"):
+            log.warning("removed %s, credentials staged by a jarvis process that has died", leftover)
         self.redact = make_redactor(config.secret_values())
 
     def record(
