@@ -483,7 +483,8 @@ class AwxDouble:
             job.status = "waiting"
             private_dir = self.work_dir / f"job_{job.id}"
             private_dir.mkdir(mode=0o700)
-            extra_vars_file = private_dir / "extravars.yml"
+            (private_dir / "env").mkdir(mode=0o700)
+            extra_vars_file = private_dir / "env" / "extravars"  # where AWX puts them (/runner/env/extravars)
             extra_vars_file.touch(mode=0o600)
             extra_vars_file.write_text(extra_vars_text(job.extra_vars, job.safe_vars))
             try:

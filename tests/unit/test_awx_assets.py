@@ -159,13 +159,13 @@ def test_the_survey_spec_rules_catch_what_awx_refuses() -> None:
 def validate(tmp_path: Path, template: dict[str, Any], launch_vars: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the template's playbook up to validate (plus the always-run adoption of jarvis_host_vars)."""
     extra_vars, safe = merged_extra_vars(template, launch_vars)
-    (tmp_path / "runner").mkdir()
-    extra_file = tmp_path / "extravars.yml"
+    (tmp_path / "runner" / "env").mkdir(parents=True)
+    extra_file = tmp_path / "runner" / "env" / "extravars"  # where AWX writes them
     extra_file.write_text(extra_vars_text(extra_vars, safe))
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         playbook=str(REPO / template["playbook"]),
-        inventory={"all": {"hosts": {}}},
+        inventory={"all": {"hosts": {}, "vars": {"jarvis_gitosis": {"allowed": [ANSWERS["design_gitosis_admin"]]}}}},
         cmdline=f"-e @{extra_file} --tags validate",
         envvars={"ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"), "ANSIBLE_LOCALHOST_WARNING": "False"},
         quiet=True,
