@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jarvis-bot", description="jarvis's chat bot (IRC and/or XMPP)")
     parser.add_argument("--config", help="config file (default: as for jarvis)")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # what jarvis writes (store, runs, secrets, known hosts) is its user's only
     try:
         serve(load_config(args.config))
     except JarvisError as exc:

@@ -62,5 +62,5 @@ def load_bot_config(config: Config) -> BotConfig:
         irc=raw.get("irc"),
         xmpp=raw.get("xmpp"),
         access=AccessControl.from_config(raw.get("access")),
-        sources=DesignSources(policy, directories, ldap, config.mappings),
+        sources=DesignSources(policy, directories, ldap, config.mappings, gitosis_allowed=config.gitosis_allowed()),
     )

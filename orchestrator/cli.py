@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from orchestrator.store import DeploymentStore
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command != "sandbox":  # the sandbox builds host images, whose files others must read
+        os.umask(0o077)  # what jarvis writes (store, runs, secrets, known hosts) is its user's only
     try:
         return int(args.func(args))
     except JarvisError as exc:
@@ -116,7 +119,7 @@ def _teardown(args: argparse.Namespace) -> int:
         if last is None:
             raise DeploymentError(f"no deployment of {host!r} is recorded: give its design with --design")
         args.design = last.source
-    design = load_design_file(args.design, config.mappings)
+    design = load_design_file(args.design, config.mappings, gitosis_allowed=config.gitosis_allowed())
     if design.hostnames != [host]:
         raise DeploymentError(f"{args.design} describes {', '.join(design.hostnames)}, not only {host}")
     return _run(args, config, store, design, kind=args.kind, force=args.force)
@@ -135,7 +138,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    design = load_design_file(args.design, config.mappings)
+    design = load_design_file(args.design, config.mappings, gitosis_allowed=config.gitosis_allowed())
     store = DeploymentStore(config.store_path)
     return _run(args, config, store, design, kind="deploy", force=False)
 

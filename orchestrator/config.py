@@ -77,6 +77,7 @@ TOP_KEYS = {
     "executor",
 }
 EXECUTOR_TYPES = ("local", "remote", "awx")
+GITOSIS_KEYS = {"remotes", "allowed", "port", "group", "ssh_private_key", "known_hosts"}
 
 
 def default_home() -> Path:
@@ -119,11 +120,30 @@ class Config:
         return self.home / "secrets"
 
     def secret_values(self) -> list[str]:
-        """Every secret jarvis knows, so that output can be scrubbed of them."""
+        """Every secret jarvis knows, so that output can be scrubbed of them.
+
+        Hosts' root passwords are not here: they exist only vault-encrypted, and the runner reads them
+        from there (orchestrator.runner).
+        """
         values = [self.credentials.get(group, {}).get(key, "") for group, key in SECRET_KEYS]
         values += [str((self.bot.get(network) or {}).get("password") or "") for network in ("irc", "xmpp")]
         values.append(str(self.executor.get("token") or ""))
+        values.append(self.vault_password())
         return [value for value in values if len(value) >= 4]
+
+    def vault_password(self) -> str:
+        """The vault password as the collection reads it (the file's text, blanks around it dropped), or ""."""
+        if self.vault_password_file is None:
+            return ""
+        try:
+            return self.vault_password_file.read_bytes().strip().decode("utf-8", errors="replace")
+        except OSError:
+            return ""  # the credentials stage says what is wrong with the file
+
+    def gitosis_allowed(self) -> list[str]:
+        """The gitosis-admin remotes a design may name: the keys of ``gitosis.remotes``, then ``gitosis.allowed``."""
+        remotes = self.gitosis.get("remotes") or {}
+        return list(dict.fromkeys([*remotes, *(self.gitosis.get("allowed") or [])]))
 
     def credential_environment(self) -> dict[str, str]:
         """The credentials as the environment variables the collection's modules fall back to."""
@@ -200,7 +220,7 @@ def load_config(explicit: str | None = None) -> Config:
         mappings=dict(raw.get("mappings") or {}),
         credentials=credentials,
         bot=dict(raw.get("bot") or {}),
-        gitosis=dict(raw.get("gitosis") or {}),
+        gitosis=_gitosis(raw.get("gitosis"), path),
         reboot=dict(raw.get("reboot") or {}),
         executor=_executor(raw.get("executor"), path),
         path=path,
@@ -225,6 +245,34 @@ def _credentials(raw: dict[str, Any], path: Path | None) -> dict[str, dict[str, 
                 values[key] = str(value)
         credentials[group] = values
     return credentials
+
+
+def _gitosis(raw: Any, path: Path | None) -> dict[str, Any]:
+    """The ``gitosis`` section; a site that lets designs name gitosis servers must say how to reach them safely.
+
+    The controller connects only to the remotes this allows, checks the server's host key against
+    ``known_hosts`` and offers only ``ssh_private_key``.
+    """
+    where = f"{path}: gitosis" if path else "gitosis"
+    section = raw or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = set(section) - GITOSIS_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {sorted(unknown, key=str)[0]!r} (known: {', '.join(sorted(GITOSIS_KEYS))})"
+        )
+    remotes = section.get("remotes") or {}
+    if not isinstance(remotes, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in remotes.items()):
+        raise ConfigError(f"{where}.remotes must map the remotes designs name to the remotes really reached")
+    allowed = section.get("allowed") or []
+    if not isinstance(allowed, list) or not all(isinstance(remote, str) for remote in allowed):
+        raise ConfigError(f"{where}.allowed must be a list of remotes (user@host:path.git)")
+    why = {"known_hosts": "the server's host key is always checked", "ssh_private_key": "only this key is offered"}
+    for key, reason in why.items():
+        if (remotes or allowed) and not section.get(key):
+            raise ConfigError(f"{where}.{key} is required when gitosis.remotes or gitosis.allowed is set ({reason})")
+    return {**section, "remotes": remotes, "allowed": allowed}
 
 
 def _path(value: Any) -> Path | None:

@@ -3,7 +3,8 @@
 Each deployment gets a private data dir under ``<home>/runs/<id>``. Credentials go to the
 playbook in a vars file of mode 0600 outside that dir (so they never land in the runner's
 artifacts) and are removed from this process's environment, which ansible-runner would
-otherwise copy into ``artifacts/<id>/command``.
+otherwise copy into ``artifacts/<id>/command``. Whatever this process writes from then on, the
+runner's artifacts included, is private to its user (umask 077).
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.cmdb import redeploy_facts
 from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
-from orchestrator.events import DONE_STATES, Listener, StageTracker
+from orchestrator.events import DONE_STATES, Listener, Redactor, StageTracker
 from orchestrator.executors import Executor, Job, make_executor
 from orchestrator.stages import Stage, deploy_stages, playbook_stages
 from orchestrator.staging import remove_leftovers
@@ -29,16 +34,74 @@ from orchestrator.store import DeploymentStore
 log = logging.getLogger("jarvis.runner")
 
 
-def make_redactor(secrets: list[str]) -> Any:
-    """A function that replaces every known secret in a text with ********."""
-    ordered = sorted(set(secrets), key=len, reverse=True)
+def make_redactor(secrets: Iterable[str], found: Callable[[], Iterable[str]] | None = None) -> Redactor:
+    """A function that replaces every known secret in a text with ********.
+
+    FOUND, if given, is asked at every call for the secrets learnt while jarvis runs: hosts' root
+    passwords, which the credentials stage makes in the middle of a deployment.
+    """
+    known = {secret for secret in secrets if secret}
+    ordered = sorted(known, key=len, reverse=True)
 
     def redact(text: str) -> str:
+        nonlocal ordered
+        if found is not None and (new := {secret for secret in found() if secret} - known):
+            known.update(new)
+            ordered = sorted(known, key=len, reverse=True)
         for secret in ordered:
             text = text.replace(secret, "********")
         return text
 
     return redact
+
+
+class StoredRootPasswords:
+    """The root passwords (and their hashes) that the credentials stage keeps vault-encrypted in
+    ``<secrets_dir>/<fqdn>.yml`` for the hosts watched: the runner's only way to know them.
+
+    Asking costs a stat per host; a file is decrypted only when it is new or replaced (a rotated
+    password), and a password once seen stays known. It never logs: an unreadable file is skipped.
+    """
+
+    def __init__(self, secrets_dir: Path, vault_password_file: Path | None) -> None:
+        self.secrets_dir = secrets_dir
+        self.vault_password_file = vault_password_file
+        self._fqdns: set[str] = set()
+        self._read: dict[str, tuple[int, int, int]] = {}  # fqdn -> (inode, mtime, size) of the file decrypted
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def watch(self, fqdns: Iterable[str]) -> None:
+        with self._lock:
+            self._fqdns.update(fqdn.lower() for fqdn in fqdns)  # the credentials stage names files in lower case
+
+    def __call__(self) -> set[str]:
+        with self._lock:
+            for fqdn in self._fqdns:
+                path = self.secrets_dir / f"{fqdn}.yml"
+                try:
+                    status = path.stat()
+                except OSError:
+                    continue
+                signature = (status.st_ino, status.st_mtime_ns, status.st_size)
+                if self._read.get(fqdn) != signature:
+                    self._read[fqdn] = signature
+                    self._values.update(self._decrypt(path))
+            return set(self._values)
+
+    def _decrypt(self, path: Path) -> list[str]:
+        from ansible.parsing.vault import VaultLib, VaultSecret  # slow to import: only once a file is there
+
+        try:
+            password = self.vault_password_file.read_bytes().strip() if self.vault_password_file else b""
+            if not password:
+                return []
+            document = yaml.safe_load(VaultLib([("default", VaultSecret(password))]).decrypt(path.read_bytes()))
+        except Exception:  # noqa: BLE001 - whatever is wrong with the file, saying so could leak it
+            return []
+        if not isinstance(document, dict):
+            return []
+        return [str(document[key]) for key in ("root_password", "root_password_hash") if document.get(key)]
 
 
 def scrub_environment() -> None:
@@ -73,12 +136,14 @@ class DeploymentRunner:
     """Starts deployments and keeps the status store up to date while they run."""
 
     def __init__(self, config: Config, store: DeploymentStore, executor: Executor | None = None) -> None:
+        os.umask(0o077)  # see the module doc: a library caller's umask must not open the artifacts to others
         self.config = config
         self.store = store
         self.executor: Executor = executor or make_executor(config)
         for leftover in remove_leftovers(config.home / "private"):
             log.warning("removed %s, credentials staged by a jarvis process that has died", leftover)
-        self.redact = make_redactor(config.secret_values())
+        self.root_passwords = StoredRootPasswords(config.secrets_dir, config.vault_password_file)
+        self.redact = make_redactor(config.secret_values(), self.root_passwords)
 
     def record(
         self, design: Design, requested_by: str, *, check: bool = False, kind: str = "deploy", force: bool = False
@@ -152,6 +217,7 @@ class DeploymentRunner:
             raise DeploymentError(f"no deployment {deployment_id!r} is recorded")
         hosts = record["hosts"]
         names = [host["hostname"] for host in hosts]
+        self.root_passwords.watch(host["fqdn"] for host in hosts)
         self.store.set_deployment_state(deployment_id, "running")
         running = RunningDeployment(deployment_id, names)
         tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, kind=record["kind"])

@@ -2,13 +2,16 @@
 
 Several processes use it at once (the deploying CLI or bot writes; ``jarvis status`` reads from
 anywhere, also after a restart), so it runs in WAL mode and every write is one short transaction.
-Nothing secret is ever written here: callers pass text through their redactor first.
+Nothing secret is ever written here: callers pass text through their redactor first. Its files are
+still private to jarvis's user (0600, in a 0700 directory), whatever the umask.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -90,6 +93,38 @@ MIGRATIONS = (
 )
 
 
+# SQLite's companions of the store file (WAL mode; a rollback journal while switching to it). SQLite
+# creates them with the store file's own mode.
+STORE_SUFFIXES = ("-wal", "-shm", "-journal")
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
+
+def _create_private(path: Path) -> None:
+    """Make the store file (mode 0600) and its directory (0700) if missing, whatever the umask.
+
+    The file is created here, empty, because SQLite would create it 0644 less the umask. An existing
+    file is never opened here: closing any descriptor of it would drop this process's SQLite locks.
+    """
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        os.chmod(path.parent, PRIVATE_DIR)  # mkdir's mode is lessened by the umask, never widened
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
+    except FileExistsError:
+        return
+    os.chmod(path, PRIVATE_FILE)
+
+
+def _keep_private(path: Path) -> None:
+    """Tighten a store file of ours that others could read (made by an older jarvis, or under another umask)."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) != PRIVATE_FILE:
+        os.chmod(path, PRIVATE_FILE)
+
+
 @dataclass
 class StageStatus:
     stage: str
@@ -165,14 +200,18 @@ class DeploymentStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        on_disk = str(path) != ":memory:"
+        if on_disk:
+            _create_private(self.path)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(SCHEMA)
         self._migrate()
+        if on_disk:
+            for companion in (self.path, *(self.path.with_name(self.path.name + s) for s in STORE_SUFFIXES)):
+                _keep_private(companion)
 
     def _migrate(self) -> None:
         """Bring a store made by an older jarvis up to this schema (columns added since)."""

@@ -42,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config")
     parser.add_argument("deployment_id")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # what jarvis writes (store, runs, secrets, known hosts) is its user's only
     config = load_config(args.config)
     running = DeploymentRunner(config, DeploymentStore(config.store_path)).run_recorded(args.deployment_id)
     return 0 if running.wait() == "successful" else 1

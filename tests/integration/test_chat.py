@@ -21,11 +21,14 @@ from bot.backends.base import Backend, Backoff, RateLimiter
 from bot.backends.irc import IrcBackend
 from bot.backends.xmpp import XmppBackend
 from orchestrator.config import Config
+from orchestrator.store import DeploymentStore
 from sandbox import designs, ngircd, prosody
 from sandbox.ngircd import IrcInfo
 from sandbox.prosody import XmppInfo
+from tests.hostile.corpus import new_marker
 from tests.integration.fixtures_designs import publish
 from tests.support.irc_person import IrcLine, IrcPerson
+from tests.support.world import ldap_entry
 from tests.support.xmpp_person import XmppPerson
 
 pytestmark = pytest.mark.integration
@@ -251,3 +254,73 @@ def test_xmpp_server_restart_mid_deployment(
     finally:
         bot.stop()
         prosody.stop(tmp_path / "prosody")
+
+
+# A person whose chat name is a template (issue 10). An IRC nick takes only letters, digits and []\`_^{|}-, and
+# ngircd's user names only letters, digits and +-._, but the nick can still name a variable: rendered, it would
+# write every credential into the CMDB. An XMPP room nick holds a whole command.
+HOSTILE_NICK = "{{jarvis_credentials}}"
+HOSTILE_USER = "-oProxyCommand"
+
+
+def test_a_person_whose_chat_name_is_a_template_deploys_and_is_recorded_literally(
+    ngircd_server: IrcInfo,
+    prosody_server: XmppInfo,
+    chat_config: Config,
+    design_server: designs.DesignServerInfo,
+    world: dict,
+) -> None:
+    """Both networks at once, one host each, deployed side by side; jarvisDeployedBy holds the names as written."""
+    marker = new_marker()
+    room_nick = f"{{{{ lookup('pipe','touch {marker}') }}}}"
+    mask = f"{HOSTILE_NICK}!~{HOSTILE_USER}@127.0.0.1"
+    access = {"deploy": [f"irc:{mask}", "xmpp:alice@*"], "status": []}
+    config = dataclasses.replace(chat_config, bot={**chat_config.bot, "access": access})
+    room = prosody_server.room("hostile")
+    irc = IrcBackend(
+        ngircd_server.host,
+        ngircd_server.port,
+        "jarvis",
+        ["#ops"],
+        rate_limit=RateLimiter(0.05, 10),
+        backoff=Backoff(0.1, 1),
+    )
+    xmpp = XmppBackend(
+        prosody_server.jid("jarvis"),
+        prosody_server.passwords["jarvis"],
+        [room],
+        host=prosody_server.host,
+        port=prosody_server.port,
+        allow_plaintext=True,
+        rate_limit=RateLimiter(0.05, 10),
+        backoff=Backoff(0.1, 1),
+    )
+    bot = BotThread(config, [irc, xmpp])
+    bot.wait_connected()
+
+    async def in_the_room() -> None:
+        async with XmppPerson(prosody_server, "alice") as alice:
+            await alice.join(room, room_nick)
+            alice.say(room, f"jarvis: deploy {publish(design_server, 'hx21')}")
+            await hear(alice, f"{room}/jarvis", lambda body: body.startswith(f"{room_nick}: deploying hx21"), 20)
+            await hear(alice, f"{room}/jarvis", lambda body: body.startswith("hx21 is ready at 10.201."), 120)
+
+    try:
+        with IrcPerson(ngircd_server.host, ngircd_server.port, HOSTILE_NICK, user=HOSTILE_USER) as person:
+            person.join("#ops")
+            person.say("#ops", f"jarvis: deploy {publish(design_server, 'hx20')}")
+            person.wait_for(from_jarvis(lambda text: text.startswith(f"{HOSTILE_NICK}: deploying hx20")), timeout=20)
+            asyncio.run(in_the_room())
+            person.wait_for(from_jarvis(lambda text: text.startswith("hx20 is ready at 10.201.")), timeout=120)
+    finally:
+        bot.stop()
+        ran = marker.exists()
+        marker.unlink(missing_ok=True)
+    assert not ran, f"the room nick ran on the controller: {marker} exists"
+    by_irc = f"{HOSTILE_NICK} (irc {mask})"
+    by_xmpp = f"{room_nick} (xmpp {prosody_server.jid('alice')})"
+    assert (ldap_entry(world, "hx20") or {}).get("jarvisDeployedBy") == [by_irc]
+    assert (ldap_entry(world, "hx21") or {}).get("jarvisDeployedBy") == [by_xmpp]
+    store = DeploymentStore(config.store_path)  # never closed: see tests/support/secrets.py
+    recorded = [store.host_status(name) for name in ("hx20", "hx21")]
+    assert [host.requested_by if host else None for host in recorded] == [by_irc, by_xmpp]

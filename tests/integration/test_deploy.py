@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import ldap3
 import pytest
 
@@ -22,7 +23,8 @@ from orchestrator import DeploymentRunner, DeploymentStore, load_config, load_de
 from orchestrator.config import Config
 from orchestrator.events import Transition
 from sandbox import world as sandbox_world
-from tests.support.secrets import assert_no_secret, home_files, stored_root_password
+from tests.support.secrets import assert_no_secret, assert_private_modes, home_files, known_secrets, stored_root_secrets
+from tests.support.ssh import ssh
 from tests.support.world import query
 
 pytestmark = pytest.mark.integration
@@ -155,8 +157,10 @@ def test_status_from_another_process(first_deploy: tuple[str, list[Transition]],
 def test_secrets_never_leak(
     first_deploy: tuple[str, list[Transition]], jarvis_config: Config, jarvis_env: dict, world: dict
 ) -> None:
+    deployed = sorted(path.stem for path in jarvis_config.secrets_dir.glob("*.yml"))  # loki and this session's others
+    assert "loki.websages.com" in deployed
     secrets = {
-        "root password": stored_root_password(jarvis_config, "loki.websages.com"),
+        **known_secrets(jarvis_config, deployed),  # the vault password, every host's root password and its hash
         "TSIG secret": world["dns"]["tsig_secret"],
         "LDAP bind password": world["ldap"]["bind_password"],
         "AWS secret key": world["ec2"]["secret_key"],
@@ -175,6 +179,36 @@ def test_secrets_never_leak(
     logs = list(Path(world["state_dir"]).rglob("*.log"))
     assert logs, "the sandbox servers' logs should be scanned"
     assert_no_secret(secrets, places + logs, {"jarvis deploy stdout": cli.stdout, "jarvis deploy stderr": cli.stderr})
+    assert_private_modes(jarvis_config.home)
+
+
+def test_root_password_is_set_over_ssh_never_in_user_data(
+    first_deploy: tuple[str, list[Transition]], jarvis_config: Config, world: dict
+) -> None:
+    """Any local user of an EC2 instance can read its user data: root's password goes over SSH instead."""
+    host = DeploymentStore(jarvis_config.store_path).host_status("loki")
+    assert host is not None and host.state == "ready", host and host.reason
+    root = stored_root_secrets(jarvis_config, "loki.websages.com")
+    info = world["ec2"]
+    client = boto3.client(
+        "ec2",
+        endpoint_url=info["endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id=info["access_key"],
+        aws_secret_access_key=info["secret_key"],
+    )
+    try:
+        attribute = client.describe_instance_attribute(InstanceId=host.facts["instance_id"], Attribute="userData")
+    finally:
+        client.close()
+    user_data = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    assert user_data.startswith("#cloud-config\n") and "hostname: loki\n" in user_data, user_data
+    assert "ssh_authorized_keys:" in user_data, user_data
+    assert root["root_password"] not in user_data and root["root_password_hash"] not in user_data
+    assert "$6$" not in user_data and "chpasswd" not in user_data, user_data
+    shadow = ssh(host.facts["ip"], Path(world["ssh_key"]), "getent shadow root")
+    assert shadow.returncode == 0, shadow.stderr
+    assert shadow.stdout.split(":")[1] == root["root_password_hash"]
 
 
 def test_plan_changes_nothing(jarvis_config: Config, world: dict, tmp_path: Path) -> None:

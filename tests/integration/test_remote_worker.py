@@ -26,7 +26,7 @@ from orchestrator.executors import Job
 from orchestrator.remote import RemoteExecutor
 from orchestrator.stages import playbook_stages
 from sandbox.worker import WorkerInfo
-from tests.support.secrets import assert_no_secret, home_files, stored_root_password
+from tests.support.secrets import assert_no_secret, assert_private_modes, home_files, known_secrets
 
 REPO = Path(__file__).resolve().parents[2]
 LOKI = REPO / "examples" / "loki.yml"
@@ -146,8 +146,8 @@ def test_the_playbook_ran_on_the_worker_with_the_shipped_collection(
 def test_remote_deployment_leaks_no_secrets(
     remote_deploy: dict[str, Any], remote_config: Config, remote_worker: WorkerInfo, world: dict
 ) -> None:
-    secrets = {f"config secret {index}": value for index, value in enumerate(remote_config.secret_values())}
-    secrets["root password"] = stored_root_password(remote_config, "ymir.websages.com")
+    # The vault password, the config's credentials, ymir's root password and its hash.
+    secrets = known_secrets(remote_config, ["ymir.websages.com"])
     places = home_files(remote_config)
     assert any(p.name == "command" for p in places), "the artifacts process wrote should be scanned"
     assert any(p.suffix == ".json" and "job_events" in p.parts for p in places)
@@ -155,6 +155,7 @@ def test_remote_deployment_leaks_no_secrets(
     places += list(Path(remote_worker.known_hosts).parent.glob("*.log"))  # the worker's sshd log
     outputs = {f"jarvis deploy {name}": getattr(remote_deploy["cli"], name) for name in ("stdout", "stderr")}
     assert_no_secret(secrets, places, outputs)
+    assert_private_modes(remote_config.home)
 
 
 @pytest.mark.integration

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestrator.design import MAX_DESIGN_BYTES, load_design_file, parse_design
+from orchestrator._collection import design_rules
+from orchestrator.design import (
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_DESIGN_BYTES,
+    MAX_EXPANDED_TEXT,
+    load_design_file,
+    parse_design,
+)
 from orchestrator.errors import DesignError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -195,3 +203,173 @@ def test_canonical_hosts_are_valid_instances() -> None:
     text = CLUSTER + "  - {hostname: a, fqdn: a.example.com, roles: [web]}\n"
     hosts = parse_design(text, "t").hosts
     assert parse_design(yaml.safe_dump({"instances": hosts}), "t").hosts == hosts
+
+
+# --- hostile YAML: bounded before any object is built -------------------------------------------------
+
+
+def test_a_small_document_with_a_huge_expansion_is_refused() -> None:
+    """Under the alias and node counts, yet megabytes once expanded: 4 KB of text times 10**4."""
+    lines = [f"a: &a '{'x' * 4000}'"]
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]" for i in range(4)]
+    text = "\n".join(lines)
+    assert len(text) < 6 * 1024 and text.count("*") <= MAX_ALIASES
+    error = refusal(text)
+    assert str(error) == f"design: expands to more than {MAX_EXPANDED_TEXT // 1024} KiB of text through its aliases"
+
+
+def test_billion_laughs_within_the_alias_count_is_refused_by_its_node_count() -> None:
+    lines = ["a: &a [" + ", ".join(["lol"] * 1000) + "]"]
+    lines += ["b: &b [" + ", ".join(["*a"] * 30) + "]"]
+    assert "more than 20000 YAML nodes" in str(refusal("\n".join(lines)))
+
+
+def test_classic_billion_laughs_is_refused() -> None:
+    lines = ['lol0: &lol0 "lol"']
+    lines += [f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 10)}]" for i in range(1, 10)]
+    assert refusal("\n".join(lines)).path == "design"
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]", "a: &a {b: *a}", "a: &a [1, [2, {c: *a}]]", "&a [*a]"])
+def test_recursive_aliases_are_refused(text: str) -> None:
+    assert "has a recursive YAML alias: &a at line 1" in str(refusal(text))
+
+
+def test_aliases_within_bounds_still_work() -> None:
+    text = CLUSTER.replace("size: 512}", "size: 512, roles: &roles [web, db]}")
+    text += "  - {hostname: a, fqdn: a.example.com, roles: *roles, provider_options: {ec2: {tags: &t {x: y}}}}\n"
+    text += "  - {hostname: b, fqdn: b.example.com, provider_options: {ec2: {tags: *t}}}\n"
+    first, second = parse_design(text, "t").hosts
+    assert first["roles"] == second["roles"] == ["web", "db"]
+    assert second["provider_options"] == {"tags": {"x": "y"}}
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_deep_nesting_is_refused_with_a_message_not_a_recursion_error(style: str) -> None:
+    if style == "flow":
+        text = "instance: " + "[" * 200 + "]" * 200
+    else:
+        text = "instance:\n" + "".join(" " * (2 * depth) + f"k{depth}:\n" for depth in range(1, 200)) + "  " * 200 + "x"
+    assert f"nests more than {MAX_DEPTH} levels deep" in str(refusal(text))
+
+
+def test_nesting_a_design_needs_is_fine() -> None:
+    tags = "{a: " * 30 + "x" + "}" * 30
+    text = CLUSTER + f"  - {{hostname: a, fqdn: a.example.com, provider_options: {{ec2: {{tags: {tags}}}}}}}\n"
+    assert parse_design(text, "t").hosts[0]["provider_options"]["tags"]["a"]["a"]
+
+
+@pytest.mark.parametrize("where", ["hostname", "provider_options"])
+def test_a_huge_string_is_refused_wherever_it_is(where: str) -> None:
+    big = "x" * 5000
+    text = CLUSTER + (
+        f"  - {{hostname: {big}, fqdn: a.example.com}}\n"
+        if where == "hostname"
+        else f"  - {{hostname: a, fqdn: a.example.com, provider_options: {{ec2: {{tags: {{k: {big}}}}}}}}}\n"
+    )
+    assert "design: has a value of 5000 characters at line 3" in str(refusal(text))
+
+
+def test_nul_bytes_are_refused_raw_or_escaped() -> None:
+    assert "unacceptable character #x0000" in str(refusal("instance: {hostname: lo\x00ki}"))
+    error = refusal(CLUSTER + '  - {hostname: a, fqdn: a.example.com, provider_options: {ec2: {tags: {k: "a\\0b"}}}}\n')
+    assert str(error) == "design: has a NUL character in the value at line 3, column 75"
+
+
+def test_lone_surrogates_are_refused() -> None:
+    assert "lone surrogate" in str(refusal('instance: {hostname: "\\ud800"}'))
+
+
+@pytest.mark.parametrize(
+    "data", [b"\xff\xfeinstance: {}", b"instance: {hostname: lo\xc3ki}", "caf\u00e9".encode("latin-1")]
+)
+def test_text_that_is_not_utf8_is_refused(data: bytes) -> None:
+    with pytest.raises(DesignError, match="is not UTF-8 text") as caught:
+        parse_design(data, "t")
+    assert caught.value.path == "design"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("!!float abc", "the value at line 1, column 11 is not a valid number"),
+        ("!!int ''", "is not a valid integer"),
+        ("!!int abc", "is not a valid integer"),
+        ("!!bool maybe", "is not a valid boolean"),
+        (".inf", "is not finite"),
+        ("-.inf", "is not finite"),
+        (".nan", "is not finite"),
+        ("1.0e+999", "is not finite"),
+        ("0x" + "f" * 17, "the integer at line 1, column 11 has more than 64 bits"),
+        ("1" * 30, "has more than 64 bits"),
+        ("!!binary aGVsbG8=", "uses the YAML type 'binary'"),
+        ("!!set {a, b}", "uses the YAML type 'set'"),
+        ("!!omap [a: 1]", "uses the YAML type 'omap'"),
+        ("!!pairs [a: 1]", "uses the YAML type 'pairs'"),
+        ("!!python/name:os.system", "could not determine a constructor"),
+        ("!!python/object/new:os.system [true]", "could not determine a constructor"),
+    ],
+)
+def test_values_that_are_not_plain_data_are_refused(value: str, problem: str) -> None:
+    error = refusal(f"instance: {value}")
+    assert error.path == "design" and problem in str(error)
+
+
+def test_dates_stay_the_text_they_were_written_as() -> None:
+    text = (
+        CLUSTER
+        + "  - {hostname: a, fqdn: a.example.com, provider_options: {ec2: {tags: {d: 2024-01-31, e: 2024-13-45}}}}\n"
+    )
+    assert parse_design(text, "t").hosts[0]["provider_options"]["tags"] == {"d": "2024-01-31", "e": "2024-13-45"}
+
+
+def test_a_hostile_file_source_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    from bot.sources import DesignSources, UrlPolicy
+
+    lines = [f"a: &a '{'x' * 4000}'"] + [
+        f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcd", "bcde", strict=True)
+    ]
+    (tmp_path / "bomb.yml").write_text("\n".join(lines))
+    sources = DesignSources(UrlPolicy(), [tmp_path], None)
+    with pytest.raises(DesignError, match="expands to more than"):
+        sources.load(str(tmp_path / "bomb.yml"))
+
+
+# --- what hypothesis found (tests/unit/test_design_properties.py) -------------------------------------
+
+ONE_HOST = CLUSTER + "  - {hostname: a, fqdn: a.example.com, %s}\n"
+
+
+@pytest.mark.parametrize(
+    ("field", "path"),
+    [
+        ('roles: ["web\\n"]', "instances[0].roles[0]"),  # ROLE_RE's $ matched before a trailing newline
+        ('kernel: {minimum: "6.1\\n"}', "instances[0].kernel.minimum"),
+        ('kernel: {minimum: "\u0666.\u0661"}', "instances[0].kernel.minimum"),  # \d matched Arabic-Indic digits
+        ('provider: vsphere, image: t, region: DC0, size: "\u0662x\u0662\u0660\u0664\u0668"', "instances[0].size"),
+        ("provider_options: {ec2: {tags: {1: x}}}", "instances[0].provider_options.ec2.tags"),  # JSON makes it "1"
+        ("provider_options: {ec2: {tags: {a: [{null: x}]}}}", "instances[0].provider_options.ec2.tags.a[0]"),
+    ],
+)
+def test_values_that_used_to_slip_through_are_refused(field: str, path: str) -> None:
+    assert refusal(ONE_HOST % field).path == path
+
+
+def test_a_hostname_that_only_lower_cases_to_ascii_is_refused() -> None:
+    error = refusal(CLUSTER + "  - {hostname: \u212aoki, fqdn: koki.example.com}\n")  # KELVIN SIGN
+    assert error.path == "instances[0].hostname" and "'\\u212aoki' is not a hostname" in str(error)
+    assert refusal(CLUSTER + "  - {hostname: koki, fqdn: \u212aoki.example.com}\n").path == "instances[0].fqdn"
+
+
+def test_a_key_with_a_newline_is_quoted_in_the_path() -> None:
+    error = refusal(CLUSTER + '  - {hostname: a, fqdn: a.example.com, "web\\n": 1}\n')
+    assert error.path == 'instances[0]."web\\n"' and "\n" not in str(error)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {1, 2}, b"bytes"])
+def test_provider_settings_are_plain_finite_data(value: object) -> None:
+    host = {"hostname": "a", "fqdn": "a.example.com", "provider": "ec2", "image": "ami-0aaaaaaaaaaaaaaaa"}
+    host |= {"region": "Atlanta", "size": 512, "provider_options": {"ec2": {"tags": {"k": [value]}}}}
+    with pytest.raises(design_rules.DesignError) as caught:
+        design_rules.normalize({"instances": [host]})
+    assert caught.value.path == "instances[0].provider_options.ec2.tags.k[0]"

@@ -33,37 +33,44 @@ class ActionModule(ActionBase):
         if not 12 <= args["length"] <= 128:
             return {**result, "failed": True, "msg": "length must be between 12 and 128"}
         path = os.path.join(args["secrets_dir"], f"{name}.yml")
-        result.update(changed=False, path=path, password_hash="", actions=[])
+        result.update(changed=False, path=path, actions=[])
+        if args["return_hash"]:
+            result["password_hash"] = ""
         try:
             vault = VaultLib([("default", VaultSecret(_read_vault_password(args["vault_password_file"])))])
             if os.path.exists(path) and not args["rotate"]:
                 with open(path, "rb") as handle:
                     stored = yaml.safe_load(vault.decrypt(handle.read()))
-                result["password_hash"] = stored["root_password_hash"]
-                if args["return_password"]:
-                    result["password"] = stored["root_password"]
-                    result["_ansible_no_log"] = True
+                result.update(_asked(args, stored["root_password"], stored["root_password_hash"]))
                 return result
             verb = "rotate" if os.path.exists(path) else "create"
             result.update(changed=True, actions=[f"{verb} the root password of {name}, vault-encrypted in {path}"])
             if self._task.check_mode:
-                if args["return_password"]:
-                    result["password"] = ""
+                result.update(_asked(args, "", ""))
                 return result
             password = "".join(secrets.choice(ALPHABET) for dummy in range(args["length"]))
             password_hash = _sha512_crypt(password)
             document = yaml.safe_dump({"root_password": password, "root_password_hash": password_hash})
             _write_private(path, vault.encrypt(document))
-            result["password_hash"] = password_hash
-            if args["return_password"]:
-                result["password"] = password
-                result["_ansible_no_log"] = True
+            result.update(_asked(args, password, password_hash))
         except (OSError, AnsibleError, KeyError, TypeError, subprocess.CalledProcessError) as exc:
             # The message names the file and the kind of failure, never the secret.
             result.update(failed=True, msg=f"cannot keep the root password in {path}: {type(exc).__name__}")
             if isinstance(exc, OSError):
                 result["msg"] += f" ({exc.strerror})"
         return result
+
+
+def _asked(args, password, password_hash):
+    """What the task asked to see of the secrets; a result holding the clear password is censored."""
+    found = {}
+    if args["return_hash"]:
+        found["password_hash"] = password_hash
+    if args["return_password"]:
+        found["password"] = password
+        if password:
+            found["_ansible_no_log"] = True
+    return found
 
 
 def _read_vault_password(path: str) -> bytes:

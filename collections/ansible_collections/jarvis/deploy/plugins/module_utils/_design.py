@@ -11,7 +11,9 @@ half-accepted: a design either normalises completely or raises :class:`DesignErr
 from __future__ import annotations
 
 import copy
+import math
 import re
+from collections.abc import Collection
 
 # Providers jarvis knows, with the names a design may use for them (matched case-insensitively).
 PROVIDER_ALIASES = {
@@ -102,7 +104,8 @@ SSH_KEY_RE = re.compile(
     r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
     r" [A-Za-z0-9+/=.]+( [\x21-\x7e][\x20-\x7e]*)?$"
 )
-GIT_REMOTE_RE = re.compile(r"^[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:[A-Za-z0-9._/-]+$")
+# Neither the host nor the path may start with '-', so no part of a remote reads as an ssh or git option.
+GIT_REMOTE_RE = re.compile(r"^[a-z_][a-z0-9_-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._/][A-Za-z0-9._/-]*$")
 MOUNT_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 MOUNT_FIELD_RE = re.compile(r"^[A-Za-z0-9._/:@=,+-]+$")
 PUPPET_NAME_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
@@ -167,10 +170,14 @@ def merge_mappings(overrides: dict | None) -> dict:
     return tables
 
 
-def normalize(design: object, mappings: dict | None = None) -> list[dict]:
+def normalize(
+    design: object, mappings: dict | None = None, *, gitosis_allowed: Collection[str] | None = None
+) -> list[dict]:
     """Validate a design document and return its hosts in the canonical (rich) form.
 
-    ``mappings`` are the user's overrides of :data:`DEFAULT_MAPPINGS`.
+    ``mappings`` are the user's overrides of :data:`DEFAULT_MAPPINGS`. ``gitosis_allowed`` are the
+    gitosis-admin remotes the config lets the controller reach (empty: none); a host naming another is
+    refused. None means this caller does not check: it re-normalises hosts that were checked before.
     """
     tables = merge_mappings(mappings)
     if not isinstance(design, dict):
@@ -188,7 +195,8 @@ def normalize(design: object, mappings: dict | None = None) -> list[dict]:
         raws = [("instance", _from_legacy(design["instance"]))]
     else:
         raws = _expand_instances(design["instances"], design.get("defaults", {}))
-    hosts = [_normalize_host(path, raw, tables) for path, raw in raws]
+    allowed = None if gitosis_allowed is None else sorted(set(gitosis_allowed))
+    hosts = [_normalize_host(path, raw, tables, allowed) for path, raw in raws]
     seen: dict[str, str] = {}
     for (path, _raw), host in zip(raws, hosts, strict=True):
         if host["hostname"] in seen:
@@ -241,18 +249,19 @@ def _check_keys(path: str, mapping: dict, allowed: set[str]) -> None:
             raise DesignError(f"{path}.{_key(key)}", f"unknown key (known: {', '.join(sorted(allowed))})")
 
 
-def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
+def _normalize_host(path: str, raw: dict, tables: dict, gitosis_allowed: list[str] | None) -> dict:
     legacy = raw.pop("_legacy", False)
     keys = {v: k for k, v in LEGACY_KEYS.items()} if legacy else {k: k for k in HOST_KEYS}
 
     def at(key: str) -> str:
         return f"{path}.{keys.get(key, key)}"
 
-    hostname = _string(at("hostname"), raw.get("hostname"), required=True).lower()
+    hostname = _string(at("hostname"), raw.get("hostname"), required=True)
+    hostname = hostname.lower() if hostname.isascii() else hostname  # "\u212a".lower() is an ASCII "k"
     if not HOSTNAME_RE.match(hostname):
         raise DesignError(
             at("hostname"),
-            f"{hostname!r} is not a hostname (letters, digits and inner hyphens, at most 63 characters)",
+            f"{hostname!a} is not a hostname (letters, digits and inner hyphens, at most 63 characters)",
         )
     fqdn = _fqdn(at("fqdn"), raw.get("fqdn"), hostname)
     provider = _provider_name(_string(at("provider"), raw.get("provider"), required=True), at("provider"))
@@ -275,10 +284,7 @@ def _normalize_host(path: str, raw: dict, tables: dict) -> dict:
         "roles": _roles(at("roles"), raw.get("roles", [])),
     }
     if raw.get("gitosis_admin") is not None:
-        remote = _string(at("gitosis_admin"), raw["gitosis_admin"])
-        if not GIT_REMOTE_RE.match(remote):
-            raise DesignError(at("gitosis_admin"), f"expected user@host:path.git, got {_show(remote)}")
-        host["gitosis_admin"] = remote
+        host["gitosis_admin"] = _gitosis_admin(at("gitosis_admin"), raw["gitosis_admin"], gitosis_allowed)
     if raw.get("standby") is not None:
         host["standby"] = _fqdn(at("standby"), raw["standby"], None)
     return host
@@ -315,7 +321,7 @@ def _mapped(path: str, value: object, provider: str, kind: str, tables: dict) ->
     table = tables[provider][kind]
     if text.lower() in table:
         return table[text.lower()]
-    if RAW_IDS[provider][kind].match(text):
+    if text.isascii() and RAW_IDS[provider][kind].match(text):  # \d matches any script's digits
         return text
     known = ", ".join(sorted(table)) or "none configured"
     raise DesignError(
@@ -336,10 +342,26 @@ def _string(path: str, value: object, required: bool = False, multiline: bool = 
     return value if multiline else value.strip()
 
 
+def _gitosis_admin(path: str, value: object, allowed: list[str] | None) -> str:
+    """A gitosis-admin remote, which the controller will connect to: only one the config allows."""
+    remote = _string(path, value)
+    if not GIT_REMOTE_RE.match(remote):
+        raise DesignError(path, f"expected user@host:path.git, got {_show(remote)}")
+    if allowed is not None and remote not in allowed:
+        which = (
+            f"allowed: {', '.join(allowed)}"
+            if allowed
+            else "none are allowed: set gitosis.remotes or gitosis.allowed in the config"
+        )
+        raise DesignError(path, f"{remote!r} is not an allowed gitosis-admin remote ({which})")
+    return remote
+
+
 def _fqdn(path: str, value: object, hostname: str | None) -> str:
     if value is None and hostname is not None:
         raise DesignError(path, "is required (the host's fully qualified name, e.g. loki.example.com)")
-    fqdn = _string(path, value).lower().rstrip(".")
+    fqdn = _string(path, value)
+    fqdn = (fqdn.lower() if fqdn.isascii() else fqdn).rstrip(".")
     labels = fqdn.split(".")
     if len(fqdn) > 253 or len(labels) < 2 or not all(HOSTNAME_RE.match(label) for label in labels):
         raise DesignError(path, f"{_show(value)} is not a fully qualified domain name")
@@ -368,7 +390,9 @@ def _dns(path: str, value: object, fqdn: str) -> dict:
     _check_keys(path, value, {"zone", "reverse_zone", "ttl"})
     zone = value.get("zone", fqdn.split(".", 1)[1])
     zone = _fqdn(f"{path}.zone", zone, None) if "." in str(zone) else _string(f"{path}.zone", zone).lower()
-    if fqdn != zone and not fqdn.endswith("." + zone):
+    if fqdn == zone:
+        raise DesignError(f"{path}.zone", f"{fqdn!r} is the zone's apex: a host's fqdn must be a name inside its zone")
+    if not fqdn.endswith("." + zone):
         raise DesignError(f"{path}.zone", f"{fqdn!r} is not inside the zone {zone!r}")
     ttl = value.get("ttl", 3600)
     if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= 2147483647:
@@ -397,6 +421,10 @@ def _mounts(path: str, value: object) -> list[dict]:
             field = _string(f"{where}.{key}", mount.get(key, default), required=True)
             if not MOUNT_FIELD_RE.match(field):
                 raise DesignError(f"{where}.{key}", f"contains characters not allowed in fstab: {_show(field)}")
+            if field.startswith("-"):
+                raise DesignError(
+                    f"{where}.{key}", f"must not start with '-' (mount would read it as an option): {_show(field)}"
+                )
             fields[key] = field
         mounts.append({"path": target, **fields})
     return mounts
@@ -426,7 +454,7 @@ def _kernel(path: str, value: object) -> dict:
     if not isinstance(upgrade, bool):
         raise DesignError(f"{path}.upgrade", f"expected true or false, got {_show(upgrade)}")
     minimum = value.get("minimum")
-    if minimum is not None and not re.match(r"^\d+(\.\d+){0,2}$", str(minimum)):
+    if minimum is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+){0,2}", str(minimum)):
         raise DesignError(f"{path}.minimum", f"expected a version like 6.1, got {_show(minimum)}")
     return {"upgrade": upgrade, "minimum": None if minimum is None else str(minimum)}
 
@@ -447,7 +475,7 @@ def _roles(path: str, value: object) -> list[str]:
         raise DesignError(path, f"expected a list of role names, got {_show(value)}")
     roles: list[str] = []
     for index, role in enumerate(value):
-        if not isinstance(role, str) or not ROLE_RE.match(role):
+        if not isinstance(role, str) or not ROLE_RE.fullmatch(role):
             raise DesignError(
                 f"{path}[{index}]",
                 f"expected a role name (a lower-case letter, then up to 62 of a-z, 0-9, _ and -), got {_show(role)}",
@@ -473,13 +501,31 @@ def _provider_options(path: str, value: object, provider: str) -> dict:
 def _settings(path: str, settings: object) -> dict:
     if not isinstance(settings, dict) or not all(isinstance(key, str) for key in settings):
         raise DesignError(path, f"expected a mapping, got {_show(settings)}")
+    for key, value in settings.items():
+        _plain_data(f"{path}.{_key(key)}", value)
     return dict(settings)
+
+
+def _plain_data(path: str, value: object) -> None:
+    """Settings are data as stored and sent (JSON): text keys all the way down, finite numbers."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise DesignError(path, f"expected a mapping with text keys, got the key {_show(key)}")
+            _plain_data(f"{path}.{_key(key)}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _plain_data(f"{path}[{index}]", item)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise DesignError(path, f"expected a finite number, got {_show(value)}")
+    elif value is not None and not isinstance(value, (str, int, float)):
+        raise DesignError(path, f"expected text, a number, true, false or null, got a {type(value).__name__}")
 
 
 def _key(key: object) -> str:
     """A mapping key for an error's path: as it is when plain, else quoted short like a value."""
     text = str(key)
-    return text if PLAIN_KEY_RE.match(text) else _show(text)
+    return text if PLAIN_KEY_RE.fullmatch(text) else _show(text)
 
 
 def _show(value: object) -> str:

@@ -36,8 +36,12 @@ KEY_TYPES = (
 CONF_FILE = "gitosis.conf"
 KEY_DIR = "keydir"
 
-_SCP_REMOTE_RE = re.compile(r"^(?:[^@/:\s]+@)?(?:[^@/:\s\[\]]+|\[[^\]\s/]+\]):[^\s]+$")
-_SSH_URL_RE = re.compile(r"^ssh://(?:[^@/\s]+@)?(?:[^@/:\s\[\]]+|\[[^\]\s/]+\])(?::(?P<port>\d+))?/[^\s]*$")
+_SCP_REMOTE_RE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^@/:\s\[\]]+|\[[^\]\s/]+\]):(?P<path>[^\s]+)$")
+_SSH_URL_RE = re.compile(
+    r"^ssh://(?:(?P<user>[^@/\s]+)@)?(?P<host>[^@/:\s\[\]]+|\[[^\]\s/]+\])(?::(?P<port>\d+))?/(?P<path>[^\s]*)$"
+)
+# ssh reads these in a path given with -o or -i: whitespace splits it, % and ~ are expanded, quotes unquoted.
+_SSH_PATH_UNSAFE_RE = re.compile(r"[\s\"'\\%~]")
 _SECTION_RE = re.compile(r"^\[(?P<name>[^\]]*)\]")
 _OPTION_RE = re.compile(r"^(?P<key>[^\s=:#;\[][^=:]*?)\s*[=:]")
 # A push that lost a race: the branch moved (client side) or its ref could not be updated (server side).
@@ -91,18 +95,36 @@ def normalise_public_key(public_key):
 def check_remote(remote):
     """Only SSH remotes: scp-like ``user@host:path`` or ``ssh://user@host[:port]/path``.
 
+    No part of it (user, host, path) may start with '-', so that ssh and git never read it as an option.
     Returns the port written in an ssh:// URL, or None.
     """
     if remote.startswith("-"):
         raise GitosisError(f"remote {remote!r} must not start with '-'")
-    url = _SSH_URL_RE.fullmatch(remote)
-    if url:
-        return int(url.group("port")) if url.group("port") else None
-    if "://" in remote or "::" in remote or not _SCP_REMOTE_RE.fullmatch(remote):
+    parts = _SSH_URL_RE.fullmatch(remote)
+    if parts is None and "://" not in remote and "::" not in remote:
+        parts = _SCP_REMOTE_RE.fullmatch(remote)
+    if parts is None or any(ord(char) < 32 or ord(char) == 127 for char in remote):
         raise GitosisError(
             f"remote {remote!r} is not an SSH remote: write it as user@host:path.git (or ssh://user@host/path.git)"
         )
-    return None
+    for part in ("user", "host", "path"):
+        if (parts.group(part) or "").startswith("-"):
+            raise GitosisError(f"remote {remote!r}: its {part} must not start with '-'")
+    port = parts.groupdict().get("port")
+    return int(port) if port else None
+
+
+def check_ssh_file(option, path):
+    """PATH (of the option OPTION) names a readable file that ssh takes literally; GitosisError otherwise."""
+    if not path:
+        raise GitosisError(f"{option} is required")
+    if not os.path.isabs(path) or _SSH_PATH_UNSAFE_RE.search(path) or any(ord(char) < 32 for char in path):
+        raise GitosisError(
+            f"{option} {path!r} must be an absolute path without whitespace, quotes, '\\', '%' or '~'"
+            " (ssh would split or expand it)"
+        )
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise GitosisError(f"{option} {path} is not a readable file")
 
 
 # --- gitosis.conf, edited line by line ----------------------------------------------------------
@@ -326,23 +348,40 @@ class Git:
         return process.returncode, out, err
 
 
-def ssh_command(ssh, port, private_key, known_hosts, strict, connect_timeout):
-    """The GIT_SSH_COMMAND: batch mode, only the deploy key, host keys checked against KNOWN_HOSTS only.
+def ssh_command(ssh, port, private_key, known_hosts, connect_timeout):
+    """The GIT_SSH_COMMAND: no ssh_config, batch mode, only the deploy key, the host key checked against KNOWN_HOSTS.
 
-    Without STRICT, a host key not yet in KNOWN_HOSTS is accepted and added (accept-new).
+    ``-F none`` keeps the user's and the system's ssh_config (proxies, other keys) out; no agent is asked;
+    a host key not in KNOWN_HOSTS fails the connection, and KNOWN_HOSTS is never written.
     """
-    parts = [ssh, "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}", "-o", "LogLevel=ERROR"]
+    parts = [
+        ssh,
+        "-F",
+        "none",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={connect_timeout}",
+        "-o",
+        "LogLevel=ERROR",
+    ]
     if port is not None:
         parts += ["-p", str(port)]
-    if private_key:
-        parts += ["-i", private_key, "-o", "IdentitiesOnly=yes"]
     parts += [
+        "-i",
+        private_key,
         "-o",
-        "StrictHostKeyChecking=" + ("yes" if strict else "accept-new"),
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "StrictHostKeyChecking=yes",
         "-o",
         f"UserKnownHostsFile={known_hosts}",
         "-o",
         "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "UpdateHostKeys=no",
     ]
     return " ".join(shlex.quote(part) for part in parts)
 
@@ -424,7 +463,7 @@ class GitosisAdmin:
 
     def refresh(self):
         """Start again from what the remote holds now (after someone else pushed first)."""
-        self.git.run(["fetch", "--quiet", "--no-tags", "origin"], f"fetching {self.where}")
+        self.git.run(["fetch", "--quiet", "--no-tags", "--", "origin"], f"fetching {self.where}")
         upstream = f"refs/remotes/origin/{self.branch}"
         if _ref_exists(self.git, upstream):
             self.git.run(["reset", "--quiet", "--hard", upstream], f"resetting to {upstream}")
@@ -432,7 +471,7 @@ class GitosisAdmin:
     def push(self):
         """True when pushed; False when the push lost a race with another push; GitosisError otherwise."""
         rc, out, err = self.git.run(
-            ["push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}"],
+            ["push", "--porcelain", "--", "origin", f"HEAD:refs/heads/{self.branch}"],
             f"pushing to {self.where}",
             check=False,
         )
@@ -489,9 +528,10 @@ def run_gitosis_key(module):
             raise GitosisError("retries must be 0 or more")
         if params["timeout"] <= 0:
             raise GitosisError("timeout must be more than 0 seconds")
-        for option in ("ssh_private_key", "known_hosts"):
-            if params[option] and not os.path.isfile(params[option]):
-                raise GitosisError(f"{option} {params[option]} is not a readable file")
+        check_ssh_file("known_hosts", params["known_hosts"])
+        check_ssh_file("ssh_private_key", params["ssh_private_key"])
+        if os.path.getsize(params["known_hosts"]) == 0:
+            raise GitosisError(f"known_hosts {params['known_hosts']} is empty: it must hold the server's host key")
     except GitosisError as exc:
         module.fail_json(msg=str(exc))
 
@@ -500,14 +540,11 @@ def run_gitosis_key(module):
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="jarvis-gitosis-")
     try:
-        # Without known_hosts: a private, throw-away file (never ~/.ssh/known_hosts), trusting the first key seen.
-        known_hosts = params["known_hosts"] or os.path.join(tmp, "known_hosts")
         ssh_cmd = ssh_command(
             ssh_bin,
             None if url_port is not None else params["port"],
             params["ssh_private_key"],
-            known_hosts,
-            bool(params["known_hosts"]),
+            params["known_hosts"],
             max(1, min(params["timeout"], 30)),
         )
         env = git_env(ssh_cmd, params["author_name"], params["author_email"])

@@ -10,5 +10,6 @@ ARGUMENT_SPEC = dict(
     vault_password_file=dict(type="path", required=True, no_log=False),
     rotate=dict(type="bool", default=False),
     length=dict(type="int", default=24, no_log=False),
+    return_hash=dict(type="bool", default=True, no_log=False),
     return_password=dict(type="bool", default=False, no_log=False),
 )

@@ -49,19 +49,41 @@ options:
       - Settings every item of O(instances) inherits unless it sets them itself, for example C(provider) or
         C(roles) (an item's own C(roles) replace the defaults' roles, they are not merged).
     type: dict
+  design_vars:
+    description:
+      - Take O(instance), O(instances) and O(defaults) from the play's variables of those names (for example
+        given with C(-e @design.yml)) instead of from the task's arguments.
+      - "They are read as data, never as templates, so a value such as C({{ 6*7 }}) stays that text; naming
+        them in the task's arguments instead (C(instance: '{{ instance }}')) would render a template that a
+        design's author wrote, on the controller."
+      - A file given with C(-e @FILE) that holds a design may then hold nothing but O(instance),
+        O(instances) and O(defaults); a design that sets other variables (C(jarvis_force),
+        C(ansible_ssh_common_args), ...) is refused.
+      - Handled by the controller side of this module (its action plugin).
+    type: bool
+    default: false
   mappings:
     description:
       - "Extra or overriding entries for the mapping tables, as C({provider: {images|regions|sizes: {name: id}}})."
     type: dict
+  gitosis_allowed:
+    description:
+      - The gitosis-admin remotes a host may name in C(gitosis_admin) (C(gitosis-admin) in the O(instance)
+        format), written as the design writes them; the controller connects to no other gitosis server.
+      - A host naming another remote fails the task, with the list of allowed ones. An empty list allows
+        none, so only hosts without C(gitosis_admin) pass.
+      - The pipeline's validate stage passes the keys of C(jarvis_gitosis.remotes) plus
+        C(jarvis_gitosis.allowed). When omitted, remotes are not checked (for hosts validated before).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
-- name: Validate the design given with -e @design.yml
+- name: Validate the design given with -e @design.yml, as data
   jarvis.deploy.design:
-    instance: "{{ instance | default(omit) }}"
-    instances: "{{ instances | default(omit) }}"
-    defaults: "{{ defaults | default(omit) }}"
+    design_vars: true
     mappings: "{{ jarvis_mappings | default(omit) }}"
+    gitosis_allowed: "{{ (jarvis_gitosis.remotes | default({})) | list + (jarvis_gitosis.allowed | default([])) }}"
   register: design
 
 - name: Validate a legacy design inline
@@ -73,6 +95,9 @@ EXAMPLES = r"""
       guestid: Debian 6
       datacenter: Atlanta
       size: 512
+      gitosis-admin: gitosis@freyr.websages.com:gitosis-admin.git
+    gitosis_allowed:
+      - gitosis@freyr.websages.com:gitosis-admin.git
 """
 
 RETURN = r"""
@@ -111,6 +136,8 @@ def main() -> None:
             instances=dict(type="list", elements="dict"),
             defaults=dict(type="dict"),
             mappings=dict(type="dict"),
+            gitosis_allowed=dict(type="list", elements="str"),
+            design_vars=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("instance", "instances")],
         required_one_of=[("instance", "instances")],
@@ -120,7 +147,7 @@ def main() -> None:
         key: module.params[key] for key in ("instance", "instances", "defaults") if module.params[key] is not None
     }
     try:
-        hosts = normalize(design, module.params["mappings"])
+        hosts = normalize(design, module.params["mappings"], gitosis_allowed=module.params["gitosis_allowed"])
     except DesignError as exc:
         module.fail_json(msg=f"invalid design: {exc}", path=exc.path)
     module.exit_json(changed=False, hosts=hosts)

@@ -40,7 +40,9 @@ options:
       - The gitosis-admin repository, in the scp-like form C(user@host:path.git), for example
         C(gitosis@freyr.websages.com:gitosis-admin.git). An C(ssh://user@host[:port]/path.git) URL is
         accepted as well; a port written in it wins over O(port).
-      - Only SSH remotes are accepted.
+      - Only SSH remotes are accepted, and no part of one (user, host, path) may start with C(-).
+      - jarvis lets a design name only the remotes its config allows (C(gitosis.remotes), C(gitosis.allowed));
+        this module connects to whatever it is given, so give it only remotes you trust.
     type: str
     required: true
   port:
@@ -75,18 +77,22 @@ options:
   ssh_private_key:
     description:
       - Path of the private key SSH authenticates with (the deploy key allowed to push). Only this key
-        is offered.
-      - When omitted, SSH's default identities and agent are used.
+        is offered (C(IdentitiesOnly=yes)); no SSH agent is asked (C(IdentityAgent=none)) and SSH's default
+        identities are never tried.
+      - An absolute path to a readable file, without whitespace, quotes, C(\\), C(%) or C(~), which SSH
+        would split or expand.
     type: path
+    required: true
   known_hosts:
     description:
       - Path of a known_hosts file holding the host key of O(remote)'s server; the server must present
-        a key listed there (C(StrictHostKeyChecking=yes)).
-      - When omitted, SSH uses a private, throw-away known_hosts file in the module's temporary
-        directory with C(StrictHostKeyChecking=accept-new), so it trusts whatever host key the server
-        presents, on every run. Set this option whenever the server's key is known.
-      - The user's own C(~/.ssh/known_hosts) and the system-wide file are never read or written.
+        a key listed there (C(StrictHostKeyChecking=yes)), else nothing is cloned or pushed. A host key is
+        never learnt on first use.
+      - An absolute path to a readable, non-empty file, without whitespace, quotes, C(\\), C(%) or C(~).
+      - The file is only read. The user's own C(~/.ssh/known_hosts) and the system-wide file are never
+        read or written.
     type: path
+    required: true
   author_name:
     description: Author and committer name of the commit.
     type: str
@@ -104,6 +110,8 @@ options:
     type: int
     default: 60
 notes:
+  - SSH runs with C(-F none), so the user's and the system's C(ssh_config) (proxies, other keys, host
+    aliases) do not apply, and in batch mode, so it never prompts.
   - The user's and the system's git configuration are ignored (C(GIT_CONFIG_GLOBAL=/dev/null),
     C(GIT_CONFIG_NOSYSTEM=1)), so hooks, signing or aliases configured there do not interfere.
   - The commit goes to the branch the remote's C(HEAD) names (usually C(master) for gitosis-admin).
@@ -198,8 +206,8 @@ def main():
             public_key=dict(type="str", no_log=False),
             group=dict(type="str", default="hosts"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            ssh_private_key=dict(type="path", no_log=False),
-            known_hosts=dict(type="path"),
+            ssh_private_key=dict(type="path", required=True, no_log=False),
+            known_hosts=dict(type="path", required=True),
             author_name=dict(type="str", default="jarvis"),
             author_email=dict(type="str", default="jarvis@localhost"),
             retries=dict(type="int", default=3),

@@ -11,8 +11,10 @@ author: jarvis developers (@jarvis)
 description:
   - Generates a random root password for a host and stores it, encrypted with Ansible Vault, in
     O(secrets_dir)/O(name).yml (mode 0600, directory 0700), together with its SHA-512 crypt hash.
-  - The clear password is not returned, printed or logged; only the hash (for cloud-init or
-    M(ansible.builtin.user)) and the file's path are, unless O(return_password=true).
+  - The clear password is not returned, printed or logged; only the hash (for M(ansible.builtin.user))
+    and the file's path are, unless O(return_password=true).
+  - The hash is a secret too, open to offline attacks. Mark a task that returns it C(no_log), or set
+    O(return_hash=false) where the password only has to exist, so that the result can be shown.
   - An existing file is kept, so a second run reports no change, unless O(rotate=true).
   - Runs on the controller as an action plugin; read it back with C(ansible-vault view).
 extends_documentation_fragment:
@@ -48,6 +50,12 @@ options:
     description: Length of the generated password, in characters.
     type: int
     default: 24
+  return_hash:
+    description:
+      - Return the password's hash as RV(password_hash). With V(false) the result holds no secret (and,
+        without O(return_password), can be shown), only what was done and the file's path.
+    type: bool
+    default: true
   return_password:
     description:
       - Also return the clear password as RV(password), for a provider API that sets it itself (Linode's
@@ -57,16 +65,27 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Create (or reuse) loki's root password
+- name: Create (or reuse) loki's root password; the result, with no secret in it, can be shown
+  jarvis.deploy.root_credentials:
+    name: loki.websages.com
+    secrets_dir: /var/lib/jarvis/secrets
+    vault_password_file: /etc/jarvis/vault-password
+    return_hash: false
+
+# Over SSH, not in cloud-init's user data: any local user of an EC2 instance can read that.
+- name: Read the hash on the controller
   jarvis.deploy.root_credentials:
     name: loki.websages.com
     secrets_dir: /var/lib/jarvis/secrets
     vault_password_file: /etc/jarvis/vault-password
   register: root_credentials
+  no_log: true
 
-- name: Give the hash to cloud-init
-  ansible.builtin.set_fact:
-    cloud_config_password: "{{ root_credentials.password_hash }}"
+- name: Set root's password on the host
+  ansible.builtin.user:
+    name: root
+    password: "{{ root_credentials.password_hash }}"
+  no_log: true
 """
 
 RETURN = r"""
@@ -77,7 +96,7 @@ path:
   sample: /var/lib/jarvis/secrets/loki.websages.com.yml
 password_hash:
   description: SHA-512 crypt hash of the root password; empty in check mode when no password exists yet.
-  returned: always
+  returned: when O(return_hash=true)
   type: str
   sample: $6$Yy3...$6Q...
 password:

@@ -382,9 +382,14 @@ def test_options_of_other_providers_are_dropped_but_still_checked():
     assert host["provider_options"] == {}
 
 
-def test_the_zone_may_be_a_single_label_and_the_fqdn_itself():
+def test_the_zone_may_be_a_single_label():
     assert only_host({"instances": [rich(dns={"zone": "COM"})]})["dns"]["zone"] == "com"
-    assert only_host({"instances": [rich(dns={"zone": "odin.websages.com"})]})["dns"]["zone"] == "odin.websages.com"
+
+
+def test_a_host_at_its_zone_apex_is_refused():
+    """Its A and SSHFP records would be the zone's own, and destroying the host would remove them."""
+    error = refusal({"instances": [rich(dns={"zone": "odin.websages.com"})]})
+    assert error.path == "instances[0].dns.zone" and "apex" in error.problem
 
 
 def test_a_puppet_manifest_keeps_its_lines_and_tabs_verbatim():
@@ -537,6 +542,8 @@ def test_the_longest_fqdn_is_253_characters():
         ({"gitosis_admin": "-oProxyCommand=sh@host:x.git"}, "instances[0].gitosis_admin"),
         ({"gitosis_admin": "git@host:$(id).git"}, "instances[0].gitosis_admin"),
         ({"gitosis_admin": "git@host:x.git\nevil"}, "instances[0].gitosis_admin"),
+        ({"gitosis_admin": "git@-oProxyCommand=sh:x.git"}, "instances[0].gitosis_admin"),
+        ({"gitosis_admin": "git@host:-x.git"}, "instances[0].gitosis_admin"),
         ({"mounts": [{"src": "tmpfs", "path": "/srv", "fstype": "tmpfs", "opts": "defaults 0 0\n/ /x"}]}, None),
         ({"mounts": [{"src": "tmpfs", "path": "/srv", "fstype": "tmpfs", "opts": "a b"}]}, None),
         ({"mounts": [{"src": "tmp#fs", "path": "/srv", "fstype": "tmpfs"}]}, None),
@@ -657,3 +664,18 @@ def test_a_host_lists_at_most_64_keys_and_mounts(key, entry):
 
 def test_a_bad_key_among_several_is_named_by_its_index():
     assert refusal({"instances": [rich(ssh_keys=[ED25519, "ssh-rsa"])]}).path == "instances[0].ssh_keys[1]"
+
+
+def test_only_the_allowed_gitosis_admin_remotes_pass_when_the_caller_gives_them():
+    remote = SEED["gitosis-admin"]
+    assert normalize(seed(), gitosis_allowed=[remote])[0]["gitosis_admin"] == remote
+    assert normalize(seed(), gitosis_allowed=None)[0]["gitosis_admin"] == remote
+    assert normalize(seed(**{"gitosis-admin": None}), gitosis_allowed=[])[0]["gitosis_admin"] is None
+    with pytest.raises(DesignError) as caught:
+        normalize({"instances": [rich(gitosis_admin="x@evil.example:r.git")]}, gitosis_allowed=[remote, "a@b:c.git"])
+    assert caught.value.path == "instances[0].gitosis_admin"
+    assert caught.value.problem == (
+        f"'x@evil.example:r.git' is not an allowed gitosis-admin remote (allowed: a@b:c.git, {remote})"
+    )
+    with pytest.raises(DesignError, match="none are allowed: set gitosis.remotes or gitosis.allowed in the config"):
+        normalize(seed(), gitosis_allowed=())

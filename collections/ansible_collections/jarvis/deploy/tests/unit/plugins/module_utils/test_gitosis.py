@@ -16,6 +16,7 @@ from ansible_collections.jarvis.deploy.plugins.module_utils._gitosis import (
     check_group,
     check_member,
     check_remote,
+    check_ssh_file,
     clean_output,
     file_diffs,
     git_env,
@@ -124,10 +125,30 @@ def test_ssh_remotes_and_their_port(remote, port):
         "host:",
         "git@host:path with spaces",
         "git@host:x\nProxyCommand=y",
+        "git@host:x\x00y",
+        "git@host:x\x7fy",
     ],
 )
 def test_anything_but_an_ssh_remote_is_refused(remote):
     with pytest.raises(GitosisError, match="must not start with '-'|is not an SSH remote"):
+        check_remote(remote)
+
+
+@pytest.mark.parametrize(
+    ("remote", "part"),
+    [
+        ("git@-oProxyCommand=touch%20%2Ftmp%2Fx:x.git", "host"),
+        ("-oProxyCommand=x@host:x.git", None),
+        ("git@host:-u.git", "path"),
+        ("ssh://-oProxyCommand=x/gitosis-admin.git", "user|host"),
+        ("ssh://git@-oProxyCommand=x:22/gitosis-admin.git", "host"),
+        ("ssh://-git@host/gitosis-admin.git", "user"),
+        ("ssh://git@host/-gitosis-admin.git", "path"),
+    ],
+)
+def test_no_part_of_a_remote_can_be_read_as_an_option(remote, part):
+    expected = "must not start with '-'" if part is None else f"its ({part}) must not start with '-'"
+    with pytest.raises(GitosisError, match=expected):
         check_remote(remote)
 
 
@@ -267,10 +288,12 @@ def test_git_output_loses_hints_and_blank_lines_and_masks_url_passwords():
     assert clean_output("\n".join(f"line {n}" for n in range(30)), limit=2) == "line 28 / line 29"
 
 
-def test_the_ssh_command_uses_only_the_deploy_key_and_the_given_known_hosts():
-    command = ssh_command("/usr/bin/ssh", 2222, "/etc/jarvis/deploy key", "/tmp/known hosts", False, 10)
+def test_the_ssh_command_uses_no_ssh_config_only_the_deploy_key_and_only_the_given_known_hosts():
+    command = ssh_command("/usr/bin/ssh", 2222, "/etc/jarvis/deploy_key", "/etc/jarvis/known_hosts", 10)
     assert shlex.split(command) == [
         "/usr/bin/ssh",
+        "-F",
+        "none",
         "-o",
         "BatchMode=yes",
         "-o",
@@ -280,22 +303,46 @@ def test_the_ssh_command_uses_only_the_deploy_key_and_the_given_known_hosts():
         "-p",
         "2222",
         "-i",
-        "/etc/jarvis/deploy key",
+        "/etc/jarvis/deploy_key",
         "-o",
         "IdentitiesOnly=yes",
         "-o",
-        "StrictHostKeyChecking=accept-new",
+        "IdentityAgent=none",
         "-o",
-        "UserKnownHostsFile=/tmp/known hosts",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "UserKnownHostsFile=/etc/jarvis/known_hosts",
         "-o",
         "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "UpdateHostKeys=no",
     ]
 
 
-def test_a_strict_ssh_command_without_key_or_port():
-    words = shlex.split(ssh_command("ssh", None, None, "/tmp/kh", True, 5))
-    assert "StrictHostKeyChecking=yes" in words
-    assert "-p" not in words and "-i" not in words
+def test_an_ssh_command_without_a_port_leaves_it_to_the_remote():
+    words = shlex.split(ssh_command("ssh", None, "/k", "/kh", 5))
+    assert "-p" not in words
+    assert words[words.index("-i") + 1] == "/k"
+
+
+def test_the_ssh_command_is_one_shell_word_per_part_whatever_the_ssh_path():
+    words = shlex.split(ssh_command("/opt/my ssh/ssh", None, "/k", "/kh", 5))
+    assert words[:3] == ["/opt/my ssh/ssh", "-F", "none"]
+
+
+def test_ssh_files_must_be_readable_absolute_paths_ssh_takes_literally(tmp_path):
+    good = tmp_path / "known_hosts"
+    good.write_text("[127.0.0.1]:2222 ssh-ed25519 AAAA\n")
+    check_ssh_file("known_hosts", str(good))
+    with pytest.raises(GitosisError, match="^known_hosts is required$"):
+        check_ssh_file("known_hosts", "")
+    with pytest.raises(GitosisError, match=f"^known_hosts {tmp_path}/missing is not a readable file$"):
+        check_ssh_file("known_hosts", str(tmp_path / "missing"))
+    with pytest.raises(GitosisError, match="is not a readable file"):
+        check_ssh_file("ssh_private_key", str(tmp_path))
+    for path in ("known_hosts", "/etc/known hosts", "/etc/k%h", '/etc/k"h', "/etc/k\\h", "/etc/k\nh"):
+        with pytest.raises(GitosisError, match="must be an absolute path without whitespace"):
+            check_ssh_file("known_hosts", path)
 
 
 def test_git_runs_without_the_caller_s_git_settings(monkeypatch):

@@ -20,7 +20,13 @@ def validate(parameters):
 def test_defaults_keep_the_password_stored_and_unreturned():
     result = validate(dict(REQUIRED))
     assert result.error_messages == []
-    assert result.validated_parameters == {**REQUIRED, "rotate": False, "length": 24, "return_password": False}
+    assert result.validated_parameters == {
+        **REQUIRED,
+        "rotate": False,
+        "length": 24,
+        "return_hash": True,
+        "return_password": False,
+    }
 
 
 def test_name_secrets_dir_and_vault_password_file_are_required():
