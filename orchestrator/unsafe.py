@@ -29,7 +29,7 @@ def mark_unsafe(value: Any) -> Any:
 
 
 def unmark(value: Any) -> Any:
-    """The plain data behind a value built by :func:`mark_unsafe` (for executors that mark on their own)."""
+    """The plain data behind a value built by :func:`mark_unsafe`: what Ansible will see, for checks of it."""
     if isinstance(value, dict):
         if set(value) == {UNSAFE_KEY}:
             return value[UNSAFE_KEY]

@@ -24,6 +24,7 @@ from orchestrator.design import Design, parse_design
 from orchestrator.errors import DesignError
 from orchestrator.executors import Job
 from orchestrator.render import TARGET_GROUP
+from orchestrator.unsafe import unmark
 from tests.hostile.corpus import (
     KEY,
     PLACES,
@@ -158,16 +159,6 @@ def string_leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
-def unmarked(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {UNSAFE}:
-            return value[UNSAFE]
-        return {key: unmarked(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [unmarked(item) for item in value]
-    return value
-
-
 def test_the_inventory_jarvis_writes_marks_every_string_of_the_designs_unsafe(tmp_path: Path, marker: Path) -> None:
     hosts = accepted_hosts(marker)
     job = Job(
@@ -186,7 +177,7 @@ def test_the_inventory_jarvis_writes_marks_every_string_of_the_designs_unsafe(tm
         variables = targets[host["hostname"]]
         plain = [path for path, leaf in string_leaves(variables) if isinstance(leaf, str)]
         assert plain == [], f"{host['hostname']}: strings without the unsafe mark at {plain}"
-        assert unmarked(variables["jarvis_host"]) == host
+        assert unmark(variables["jarvis_host"]) == host
     plain = [path for path, leaf in string_leaves(inventory["all"]["vars"]) if isinstance(leaf, str)]
     assert plain == [], f"site vars without the unsafe mark at {plain}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def run_playbook(tmp_path: Path, plays: list[dict[str, Any]], *args: str) -> sub
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(plays))
     return subprocess.run(  # noqa: S603
-        [str(Path(REPO) / ".venv" / "bin" / "ansible-playbook"), str(playbook), *args],
+        [str(Path(sys.executable).parent / "ansible-playbook"), str(playbook), *args],
         capture_output=True,
         text=True,
         env=ansible_env(),
