@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import ldap3
 import pytest
 
@@ -25,7 +24,7 @@ from orchestrator.events import Transition
 from sandbox import world as sandbox_world
 from tests.support.secrets import assert_no_secret, assert_private_modes, home_files, known_secrets, stored_root_secrets
 from tests.support.ssh import ssh
-from tests.support.world import query
+from tests.support.world import ec2_client, query
 
 pytestmark = pytest.mark.integration
 
@@ -189,14 +188,7 @@ def test_root_password_is_set_over_ssh_never_in_user_data(
     host = DeploymentStore(jarvis_config.store_path).host_status("loki")
     assert host is not None and host.state == "ready", host and host.reason
     root = stored_root_secrets(jarvis_config, "loki.websages.com")
-    info = world["ec2"]
-    client = boto3.client(
-        "ec2",
-        endpoint_url=info["endpoint_url"],
-        region_name=info["region"],
-        aws_access_key_id=info["access_key"],
-        aws_secret_access_key=info["secret_key"],
-    )
+    client = ec2_client(world)
     try:
         attribute = client.describe_instance_attribute(InstanceId=host.facts["instance_id"], Attribute="userData")
     finally:

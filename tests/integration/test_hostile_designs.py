@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from linode_api4 import Instance, LinodeClient
@@ -33,7 +32,7 @@ from sandbox.ec2 import cloud_config
 from sandbox.worker import WorkerInfo
 from tests.hostile.corpus import Entry, hostnames, load_corpus, merged_design, new_marker
 from tests.support.ansible import REPO, ansible_env
-from tests.support.world import ldap_entry, on_host, query
+from tests.support.world import ec2_client, ldap_entry, on_host, query
 
 pytestmark = pytest.mark.integration
 
@@ -74,20 +73,9 @@ def run_dirs(config: Config) -> set[str]:
     return set(p.name for p in config.runs_dir.iterdir()) if config.runs_dir.exists() else set()
 
 
-def ec2(world: dict) -> Any:
-    info = world["ec2"]
-    return boto3.client(
-        "ec2",
-        endpoint_url=info["endpoint_url"],
-        region_name=info["region"],
-        aws_access_key_id=info["access_key"],
-        aws_secret_access_key=info["secret_key"],
-    )
-
-
 def ec2_instances(world: dict, hostname: str) -> list[dict[str, Any]]:
     """The sandbox EC2 instances named HOSTNAME that are not terminated."""
-    client = ec2(world)
+    client = ec2_client(world)
     try:
         found = client.describe_instances(Filters=[{"Name": "tag:Name", "Values": [hostname]}])
     finally:
@@ -103,7 +91,7 @@ def ec2_instances(world: dict, hostname: str) -> list[dict[str, Any]]:
 def ec2_view(world: dict, hostname: str) -> dict[str, Any]:
     """HOSTNAME's tags at EC2 and the public keys of its user data (cloud-config), as the provider keeps them."""
     (instance,) = ec2_instances(world, hostname)
-    client = ec2(world)
+    client = ec2_client(world)
     try:
         attribute = client.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
     finally:

@@ -13,14 +13,13 @@ import subprocess
 import sys
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 
 from orchestrator.config import CREDENTIAL_ENV
 from orchestrator.stages import playbook_stages, stage_of_task_path
 from tests.support.ansible import REPO, ansible_env
-from tests.support.world import ldap_entry, on_host, query, set_production
+from tests.support.world import ec2_client, ldap_entry, on_host, query, set_production
 
 pytestmark = pytest.mark.integration
 
@@ -100,14 +99,7 @@ def failure(report: dict[str, Any]) -> str | None:
 
 def instances(world: dict) -> list[str]:
     """The ids of the sandbox EC2 instances named HOST that are not terminated."""
-    info = world["ec2"]
-    client = boto3.client(
-        "ec2",
-        endpoint_url=info["endpoint_url"],
-        region_name=info["region"],
-        aws_access_key_id=info["access_key"],
-        aws_secret_access_key=info["secret_key"],
-    )
+    client = ec2_client(world)
     try:
         found = client.describe_instances(Filters=[{"Name": "tag:Name", "Values": [HOST]}])
     finally:

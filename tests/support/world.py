@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
+import boto3
 import dns.message
 import dns.query
 import dns.rdatatype
@@ -58,3 +60,15 @@ def on_host(world: dict, ip: str, command: str) -> str:
         timeout=30,
         check=True,
     ).stdout
+
+
+def ec2_client(world: dict) -> Any:
+    """A boto3 EC2 client of the sandbox's moto server."""
+    info = world["ec2"]
+    return boto3.client(
+        "ec2",
+        endpoint_url=info["endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id=info["access_key"],
+        aws_secret_access_key=info["secret_key"],
+    )
