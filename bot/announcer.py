@@ -1,7 +1,8 @@
 """Tell each chat place about the deployments it asked for: every stage start, a failure, "ready".
 
 It follows the status store, not the worker processes, so a bot restarted mid-deployment picks
-up where it left off (subscriptions and how far each got are kept in the store).
+up where it left off (subscriptions and how far each got are kept in the store). A private
+subscription names the identity that asked; the backend delivers to no one else.
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ class Announcer:
         for sub in self.store.open_subscriptions():
             if sub["protocol"] not in self.backends:
                 continue
-            place = Place(sub["protocol"], sub["target"], bool(sub["private"]))
+            private = bool(sub["private"])
+            place = Place(sub["protocol"], sub["target"], private, sub["identity"] if private else "")
             batch = batches.setdefault(place, _Batch())
             deployment = self.store.deployment(sub["deployment_id"])
             events = self.store.events(sub["deployment_id"], after=sub["last_seq"])

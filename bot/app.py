@@ -67,7 +67,9 @@ class Bot:
         self.orchestrator = Orchestrator(config)
         self.backends = backends if backends is not None else build_backends(settings)
         assert settings.sources is not None
-        self.core = CommandCore(self.orchestrator, settings.sources, settings.access)
+        self.core = CommandCore(
+            self.orchestrator, settings.sources, settings.access, approval_minutes=settings.approval_minutes
+        )
         self.announcer = Announcer(self.orchestrator.store, {b.protocol: b for b in self.backends})
 
     async def run(self) -> None:

@@ -4,7 +4,8 @@ bot:
   nick: jarvis
   irc: {host: irc.example.com, port: 6697, tls: true, channels: ["#ops"], password: …}
   xmpp: {jid: jarvis@example.com, password: …, rooms: [ops@conference.example.com]}
-  access: {deploy: ["irc:*!*@ops.example.com", "xmpp:alice@example.com"], status: ["irc:*!*@*"]}
+  access: {destroy: ["irc:*!*@ops.example.com", "xmpp:alice@example.com"], status: ["irc:*!*@*"]}
+  approval_minutes: 15                         # how long a production host's approval request stays open
   sources:
     urls: {allowed_hosts: [gist.github.com, gist.githubusercontent.com], allow_private: false,
            max_bytes: 65536, timeout: 10, ca_file: null}
@@ -23,7 +24,7 @@ from bot.sources import DesignSources, LdapSource, UrlPolicy
 from orchestrator.config import Config
 from orchestrator.errors import ConfigError
 
-KEYS = {"nick", "irc", "xmpp", "access", "sources"}
+KEYS = {"nick", "irc", "xmpp", "access", "sources", "approval_minutes"}
 
 
 @dataclass
@@ -33,6 +34,7 @@ class BotConfig:
     xmpp: dict[str, Any] | None = None
     access: AccessControl = field(default_factory=AccessControl)
     sources: DesignSources | None = None
+    approval_minutes: float = 15.0
 
 
 def load_bot_config(config: Config) -> BotConfig:
@@ -62,5 +64,13 @@ def load_bot_config(config: Config) -> BotConfig:
         irc=raw.get("irc"),
         xmpp=raw.get("xmpp"),
         access=AccessControl.from_config(raw.get("access")),
-        sources=DesignSources(policy, directories, ldap, config.mappings, gitosis_allowed=config.gitosis_allowed()),
+        approval_minutes=_approval_minutes(raw.get("approval_minutes", 15)),
+        sources=DesignSources(policy, directories, ldap, config.design_policy()),
     )
+
+
+def _approval_minutes(value: object) -> float:
+    """``bot.approval_minutes``: how long a second person has to approve a production host's change."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 24 * 60:
+        raise ConfigError(f"bot.approval_minutes: expected a number of minutes between 0 and 1440, got {value!r}")
+    return float(value)

@@ -17,7 +17,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,11 @@ from urllib.parse import urljoin, urlsplit
 import ldap3
 from ldap3.utils.conv import escape_filter_chars
 
-from orchestrator.design import MAX_DESIGN_BYTES, Design, load_design_file, parse_design
+from orchestrator.design import MAX_DESIGN_BYTES, Design, DesignPolicy, load_design_file, parse_design
 from orchestrator.errors import JarvisError
 
 HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-GIST_PAGE = re.compile(r"^/(?:(?P<user>[A-Za-z0-9-]+)/)?(?P<id>[0-9a-f]+)/?$")
+GIST_PAGE = re.compile(r"^/(?:(?P<user>[A-Za-z0-9-]+)/)?(?P<id>[0-9a-f]+)(?:/(?P<revision>[0-9a-f]{40}))?/?$")
 MAX_REDIRECTS = 3
 READ_CHUNK = 16 * 1024
 
@@ -67,12 +66,13 @@ class LdapSource:
 
 
 def gist_raw_url(url: str) -> str:
-    """A gist's page URL turned into its raw form; other URLs unchanged."""
+    """A gist's page URL turned into its raw form, keeping the revision it names; other URLs unchanged."""
     parts = urlsplit(url)
     match = GIST_PAGE.match(parts.path)
     if parts.hostname == "gist.github.com" and match:
         user = f"{match['user']}/" if match["user"] else ""
-        return f"https://gist.githubusercontent.com/{user}{match['id']}/raw"
+        revision = f"/{match['revision']}" if match["revision"] else ""
+        return f"https://gist.githubusercontent.com/{user}{match['id']}/raw{revision}"
     return url
 
 
@@ -84,23 +84,20 @@ class DesignSources:
         url_policy: UrlPolicy,
         directories: list[Path],
         ldap: LdapSource | None,
-        mappings: dict[str, Any] | None = None,
-        *,
-        gitosis_allowed: Collection[str] = (),
+        design_policy: DesignPolicy | None = None,
     ) -> None:
         self.url_policy = url_policy
         self.directories = [directory.resolve() for directory in directories]
         self.ldap = ldap
-        self.mappings = mappings
-        self.gitosis_allowed = list(gitosis_allowed)  # the config's (Config.gitosis_allowed); none by default
+        # The config's (Config.design_policy); by default no gitosis-admin remote and no zone is allowed.
+        self.design_policy = design_policy or DesignPolicy(gitosis_allowed=(), zones=())
 
     def load(self, spec: str) -> Design:
         """A design from ``https://…``, ``cn=NAME`` or a path; blocking (run it in a thread)."""
         spec = spec.strip()
         if re.match(r"^[a-z][a-z0-9+.-]*://", spec, re.IGNORECASE):
-            return parse_design(
-                fetch_url(spec, self.url_policy), spec, self.mappings, gitosis_allowed=self.gitosis_allowed
-            )
+            body, resolved = fetch_url_resolved(spec, self.url_policy)
+            return parse_design(body, spec, policy=self.design_policy, resolved_source=resolved)
         if spec.lower().startswith("cn="):
             return self._from_ldap(spec[3:])
         return self._from_file(spec)
@@ -134,14 +131,14 @@ class DesignSources:
         documents = entry.get("jarvisDesign") or []
         if not documents:
             raise SourceError(f"cn={name} has no jarvisDesign attribute holding its design")
-        return parse_design(documents[0], f"cn={name.lower()}", self.mappings, gitosis_allowed=self.gitosis_allowed)
+        return parse_design(documents[0], f"cn={name.lower()}", policy=self.design_policy)
 
     def _from_file(self, spec: str) -> Design:
         path = Path(spec).expanduser().resolve()
         if not any(path.is_relative_to(directory) for directory in self.directories):
             allowed = ", ".join(str(d) for d in self.directories) or "none configured"
             raise SourceError(f"{spec} is not under a design directory ({allowed})")
-        return load_design_file(path, self.mappings, gitosis_allowed=self.gitosis_allowed)
+        return load_design_file(path, policy=self.design_policy)
 
 
 def fetch_url(url: str, policy: UrlPolicy) -> bytes:
@@ -150,6 +147,11 @@ def fetch_url(url: str, policy: UrlPolicy) -> bytes:
     The whole fetch, from the first name lookup to the last byte across every redirect, has one
     deadline (``policy.timeout``), so a server that trickles its answer is cut off.
     """
+    return fetch_url_resolved(url, policy)[0]
+
+
+def fetch_url_resolved(url: str, policy: UrlPolicy) -> tuple[bytes, str]:
+    """:func:`fetch_url`'s body and the URL it finally came from (after redirects: a gist's revision)."""
     deadline = time.monotonic() + policy.timeout
     try:
         for _ in range(MAX_REDIRECTS + 1):
@@ -160,7 +162,7 @@ def fetch_url(url: str, policy: UrlPolicy) -> bytes:
                 raise SourceError(f"{url} is not a valid URL: {exc}") from None
             body, location = _get(url, parts, _vet(parts, policy, deadline), policy, deadline)
             if location is None:
-                return body
+                return body, url
             try:
                 url = urljoin(url, location)
             except ValueError as exc:

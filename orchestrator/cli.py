@@ -6,6 +6,8 @@ import argparse
 import getpass
 import json
 import os
+import pwd
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -14,15 +16,21 @@ from pathlib import Path
 import yaml
 
 from orchestrator._collection import COLLECTIONS_PATH
+from orchestrator.cmdb import redeploy_facts
 from orchestrator.config import Config, default_home, load_config
 from orchestrator.design import Design, load_design_file
-from orchestrator.errors import DeploymentError, JarvisError
+from orchestrator.errors import DeploymentError, JarvisError, NotAllowed
 from orchestrator.events import DONE_STATES
+from orchestrator.pinned import cluster_design, drift_lines, pinned_design, read_source
 from orchestrator.render import STATIC_KINDS, static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
 from orchestrator.runner import DeploymentRunner, RunningDeployment
 from orchestrator.service import Orchestrator
-from orchestrator.store import DeploymentStore
+from orchestrator.store import DeploymentStore, StoredDesign
+
+CLUSTER_HELP = (
+    "every host of this deployment (an id), or of the last deployment of the whole design file, as it ran them"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,37 +56,53 @@ def _parser() -> argparse.ArgumentParser:
 
     deploy = commands.add_parser("deploy", help="deploy the hosts of a design file")
     deploy.add_argument("design", help="a design file (the seed's instance: format or the instances: one)")
+    deploy.add_argument("--force", action="store_true", help="confirm the change of a production host (admins)")
+    deploy.add_argument(
+        "--adopt", action="store_true", help="take over an instance, DNS name or CMDB entry that exists (admins)"
+    )
     deploy.set_defaults(func=_deploy, check=False)
 
-    redeploy = commands.add_parser("redeploy", help="tear a host down and rebuild it from its design, all stages")
-    redeploy.add_argument("host")
-    redeploy.add_argument("--design", help="the design file (default: the one of the host's last deployment)")
+    redeploy = commands.add_parser(
+        "redeploy", help="tear one host down and rebuild it, all stages, from the design it last ran"
+    )
+    redeploy.add_argument("host", nargs="?", help="the host, alone (whatever else its design holds)")
+    redeploy.add_argument("--cluster", metavar="DEPLOYMENT|FILE", help=CLUSTER_HELP)
+    redeploy.add_argument("--design", help="a new design file: its entry for the host (default: what it last ran)")
+    redeploy.add_argument(
+        "--from-source", action="store_true", help="the host as its design file says now, not as it last ran"
+    )
     redeploy.add_argument("--force", action="store_true", help="confirm the redeploy of a production host")
     redeploy.set_defaults(func=_teardown, kind="redeploy")
 
     destroy = commands.add_parser(
-        "destroy", help="tear a host down for good: instance, DNS records, CMDB entry, gitosis key"
+        "destroy", help="tear one host down for good: instance, DNS records, CMDB entry, gitosis key"
     )
-    destroy.add_argument("host")
-    destroy.add_argument("--design", help="the design file (default: the one of the host's last deployment)")
+    destroy.add_argument("host", nargs="?", help="the host, alone (whatever else its design holds)")
+    destroy.add_argument("--cluster", metavar="DEPLOYMENT|FILE", help=CLUSTER_HELP)
+    destroy.add_argument("--design", help="a new design file: its entry for the host (default: what it last ran)")
     destroy.add_argument("--force", action="store_true", help="confirm the destruction of a production host")
-    destroy.set_defaults(func=_teardown, kind="destroy")
+    destroy.set_defaults(func=_teardown, kind="destroy", from_source=False)
 
     resume = commands.add_parser("resume", help="continue a host's failed deployment from the stage that failed")
     resume.add_argument("host")
+    resume.add_argument("--force", action="store_true", help="confirm resuming a production host (admins)")
     resume.set_defaults(func=_resume)
 
     plan = commands.add_parser("plan", help="show what deploying a design would change, changing nothing")
     plan.add_argument("design")
-    plan.set_defaults(func=_deploy, check=True)
+    plan.add_argument("--adopt", action="store_true", help="plan taking over what exists (admins)")
+    plan.set_defaults(func=_deploy, check=True, force=False)
 
     status = commands.add_parser("status", help="the current or last stage of a host, or every running deployment")
     status.add_argument("host", nargs="?")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=_status)
 
-    cancel = commands.add_parser("cancel", help="stop a host's running deployment at the next task boundary")
-    cancel.add_argument("host")
+    cancel = commands.add_parser(
+        "cancel", help="stop one host: its deployment at the next task, or it alone at its next stage in a shared run"
+    )
+    cancel.add_argument("host", nargs="?")
+    cancel.add_argument("--cluster", metavar="DEPLOYMENT", help="stop every host of this running deployment")
     cancel.set_defaults(func=_cancel)
 
     playbook = commands.add_parser(
@@ -111,25 +135,59 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _teardown(args: argparse.Namespace) -> int:
+    """``jarvis redeploy|destroy HOST``: HOST alone, as its last deployment ran it; ``--cluster``: every host."""
     config = load_config(args.config)
     store = DeploymentStore(config.store_path)
-    host = args.host.lower()
-    if args.design is None:
-        last = store.host_status(host)
-        if last is None:
+    if (args.host is None) == (args.cluster is None):
+        raise DeploymentError(f"name one host, or --cluster DEPLOYMENT|FILE, to {args.kind}")
+    if args.cluster is not None:
+        if args.design or args.from_source:
+            raise DeploymentError("--cluster acts on a deployment's hosts as it ran them: no --design or --from-source")
+        design, cluster = cluster_design(store, args.cluster)
+        verb = "redeploying" if args.kind == "redeploy" else "destroying"
+        name = args.cluster if args.cluster == cluster.deployment_id else f"{args.cluster} ({cluster.deployment_id})"
+        print(f"{verb} cluster {name}: {', '.join(design.hostnames)}", flush=True)
+        _print_drift(config, design, cluster)
+    elif args.design is not None:  # an explicit new design: this file's entry for the host
+        design = load_design_file(args.design, policy=config.design_policy()).only([args.host.lower()])
+    else:
+        host = args.host.lower()
+        stored = store.last_build(host)
+        if stored is None:
             raise DeploymentError(f"no deployment of {host!r} is recorded: give its design with --design")
-        args.design = last.source
-    design = load_design_file(args.design, config.mappings, gitosis_allowed=config.gitosis_allowed())
-    if design.hostnames != [host]:
-        raise DeploymentError(f"{args.design} describes {', '.join(design.hostnames)}, not only {host}")
+        if args.from_source:
+            design = _design_file(config, stored.source).only([host])
+        else:
+            design = pinned_design(stored, [host])
+            _print_drift(config, design, stored)
     return _run(args, config, store, design, kind=args.kind, force=args.force)
+
+
+def _design_file(config: Config, source: str) -> Design:
+    """The design a source that is a file holds now; the CLI reads no URLs or LDAP entries (chat does)."""
+    if source.lower().startswith("cn=") or re.match(r"^[a-z][a-z0-9+.-]*://", source, re.IGNORECASE):
+        raise DeploymentError(f"{source} is not a design file, and the CLI reads only files: give --design FILE")
+    return load_design_file(source, policy=config.design_policy())
+
+
+def _print_drift(config: Config, design: Design, stored: StoredDesign) -> None:
+    """Say how the source now differs from the design this run uses (read within a bounded time)."""
+    current = read_source(lambda source: _design_file(config, source), design.source)
+    hint = "'jarvis redeploy {} --from-source'".format
+    for line in drift_lines(design, stored.deployment_id, current, hint):
+        print(line, flush=True)
 
 
 def _resume(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     store = DeploymentStore(config.store_path)
+    host = args.host.lower()
+    if args.force:
+        require_cli_admin(config, f"resuming {host}", "--force")
+    elif redeploy_facts(config, {"hostname": host})["jarvis_production"]:
+        raise NotAllowed(f"{host} is in production: resuming it needs --force (from a cli_admins user)")
     runner = DeploymentRunner(config, store)
-    deployment_id = runner.record_resume(args.host.lower(), f"{getpass.getuser()} (cli)")
+    deployment_id = runner.record_resume(host, f"{getpass.getuser()} (cli)", force=args.force)
     print(f"resuming {args.host.lower()} (deployment {deployment_id})", flush=True)
     width = len(args.host)
     running = runner.run_recorded(deployment_id, lambda t: print(transition_line(t, width), flush=True))
@@ -138,9 +196,9 @@ def _resume(args: argparse.Namespace) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    design = load_design_file(args.design, config.mappings, gitosis_allowed=config.gitosis_allowed())
+    design = load_design_file(args.design, policy=config.design_policy())
     store = DeploymentStore(config.store_path)
-    return _run(args, config, store, design, kind="deploy", force=False)
+    return _run(args, config, store, design, kind="deploy", force=args.force)
 
 
 def _run(
@@ -148,7 +206,11 @@ def _run(
 ) -> int:
     width = max(len(name) for name in design.hostnames)
     check = getattr(args, "check", False)
+    adopt = bool(getattr(args, "adopt", False))
     verb = "planning" if check else {"redeploy": "redeploying", "destroy": "destroying"}.get(kind, "deploying")
+    flags = [flag for flag, given in (("--force", force), ("--adopt", adopt)) if given]
+    if flags:
+        require_cli_admin(config, f"{verb} {', '.join(design.hostnames)}", " and ".join(flags))
     print(f"{verb} {', '.join(design.hostnames)} from {design.source}", flush=True)
     running = DeploymentRunner(config, store).start(
         design,
@@ -156,9 +218,21 @@ def _run(
         check=check,
         kind=kind,
         force=force,
+        adopt=adopt,
         listener=lambda transition: print(transition_line(transition, width), flush=True),
     )
     return _finish(running, store, check)
+
+
+def require_cli_admin(config: Config, doing: str, flags: str) -> None:
+    """Refuse FLAGS (--force, --adopt) unless the unix user running jarvis is one of the config's cli_admins."""
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    if user not in config.cli_admins:
+        where = f" in {config.path}" if config.path else ""
+        admins = ", ".join(config.cli_admins) or "nobody"
+        raise NotAllowed(
+            f"{doing} with {flags} needs a cli_admins user; {user} is not one (cli_admins{where}: {admins})"
+        )
 
 
 def _finish(running: RunningDeployment, store: DeploymentStore, check: bool) -> int:
@@ -173,12 +247,14 @@ def _finish(running: RunningDeployment, store: DeploymentStore, check: bool) -> 
     print()
     for host in hosts:
         print(plan_report(host) if check else summary(host))
-    failed = [host.hostname for host in hosts if host.state not in DONE_STATES]
+    failed = [host.hostname for host in hosts if host.state not in DONE_STATES and host.state != "canceled"]
+    canceled = [host.hostname for host in hosts if host.state == "canceled"]
     if not check and len(hosts) > 1:
         done = next((host.state for host in hosts if host.state in DONE_STATES), "ready")
         tail = f"; failed: {', '.join(failed)}" if failed else ""
-        print(f"\n{len(hosts) - len(failed)} of {len(hosts)} hosts {done}{tail}")
-    return 1 if failed or not hosts else 0
+        tail += f"; canceled: {', '.join(canceled)}" if canceled else ""
+        print(f"\n{len(hosts) - len(failed) - len(canceled)} of {len(hosts)} hosts {done}{tail}")
+    return 1 if failed or canceled or not hosts else 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -203,7 +279,13 @@ def _status(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    print(Orchestrator(config).cancel(args.host.lower()))
+    if (args.host is None) == (args.cluster is None):
+        raise DeploymentError("name one host, or --cluster DEPLOYMENT, to cancel")
+    orchestrator = Orchestrator(config)
+    if args.cluster is not None:
+        print(orchestrator.cancel_cluster(args.cluster))
+    else:
+        print(orchestrator.cancel(args.host.lower(), cluster_command="jarvis cancel --cluster {id}"))
     return 0
 
 

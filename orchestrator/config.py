@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.design import DesignPolicy
 from orchestrator.errors import ConfigError
 
 # Environment variables that fill credentials the config file leaves out; the same names are the
@@ -73,8 +74,10 @@ TOP_KEYS = {
     "credentials",
     "bot",
     "gitosis",
+    "zones",
     "reboot",
     "executor",
+    "cli_admins",
 }
 EXECUTOR_TYPES = ("local", "remote", "awx")
 GITOSIS_KEYS = {"remotes", "allowed", "port", "group", "ssh_private_key", "known_hosts"}
@@ -103,8 +106,10 @@ class Config:
     credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     bot: dict[str, Any] = field(default_factory=dict)  # the chat bot's section, read by bot.config
     gitosis: dict[str, Any] = field(default_factory=dict)  # where gitosis-admin remotes are really reached
+    zones: list[str] = field(default_factory=list)  # the DNS zones jarvis may write; designs name no others
     reboot: dict[str, str] = field(default_factory=dict)  # {command, boot_time_command} for odd hosts
     executor: dict[str, Any] = field(default_factory=lambda: {"type": "local"})  # where playbooks run
+    cli_admins: list[str] = field(default_factory=lambda: ["root"])  # unix users who may --force and --adopt
     path: Path | None = None
 
     @property
@@ -140,6 +145,10 @@ class Config:
         except OSError:
             return ""  # the credentials stage says what is wrong with the file
 
+    def design_policy(self) -> DesignPolicy:
+        """What this site's designs may name: the mapping tables, gitosis-admin remotes and DNS zones."""
+        return DesignPolicy(self.mappings, self.gitosis_allowed(), list(self.zones))
+
     def gitosis_allowed(self) -> list[str]:
         """The gitosis-admin remotes a design may name: the keys of ``gitosis.remotes``, then ``gitosis.allowed``."""
         remotes = self.gitosis.get("remotes") or {}
@@ -167,6 +176,7 @@ class Config:
             "jarvis_mappings": self.mappings,
             "jarvis_known_hosts_dir": str(self.home / "known_hosts"),
             "jarvis_gitosis": self.gitosis,
+            "jarvis_zones": self.zones,
             "jarvis_reboot_command": self.reboot.get("command", ""),
             "jarvis_boot_time_command": self.reboot.get("boot_time_command", ""),
             "jarvis_alertmanager_enabled": bool(self.credentials.get("alertmanager", {}).get("url")),
@@ -221,8 +231,10 @@ def load_config(explicit: str | None = None) -> Config:
         credentials=credentials,
         bot=dict(raw.get("bot") or {}),
         gitosis=_gitosis(raw.get("gitosis"), path),
+        zones=_zones(raw.get("zones"), path),
         reboot=dict(raw.get("reboot") or {}),
         executor=_executor(raw.get("executor"), path),
+        cli_admins=_cli_admins(raw.get("cli_admins", ["root"]), path),
         path=path,
     )
     if raw.get("home") and not os.environ.get("JARVIS_HOME"):
@@ -273,6 +285,22 @@ def _gitosis(raw: Any, path: Path | None) -> dict[str, Any]:
         if (remotes or allowed) and not section.get(key):
             raise ConfigError(f"{where}.{key} is required when gitosis.remotes or gitosis.allowed is set ({reason})")
     return {**section, "remotes": remotes, "allowed": allowed}
+
+
+def _zones(raw: Any, path: Path | None) -> list[str]:
+    """The ``zones`` list: DNS zone names, as a design's dns.zone would write them."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(zone, str) and zone.strip(". ") for zone in raw):
+        raise ConfigError(f"{path}: zones must be a list of DNS zone names, like [websages.com, 201.10.in-addr.arpa]")
+    return [zone.strip().rstrip(".").lower() for zone in raw]
+
+
+def _cli_admins(raw: Any, path: Path | None) -> list[str]:
+    """``cli_admins``: the unix users whose ``jarvis … --force`` and ``--adopt`` are obeyed (default: root)."""
+    if not isinstance(raw, list) or not all(isinstance(user, str) and user.strip() for user in raw):
+        raise ConfigError(f"{path}: cli_admins must be a list of unix user names, like [root, ops] (got {raw!r})")
+    return [user.strip() for user in raw]
 
 
 def _path(value: Any) -> Path | None:

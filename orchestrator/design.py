@@ -8,9 +8,10 @@ costs little and changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +34,39 @@ PLAIN_DATA = "designs hold only mappings, lists, strings, numbers, booleans and 
 
 @dataclass(frozen=True)
 class Design:
-    """A validated design: where it came from, the document as given, and its canonical hosts."""
+    """A validated design: where it came from, the document as given, and its canonical hosts.
+
+    A deployment stores ``text`` (the document exactly as fetched), its SHA-256 ``digest`` and
+    ``resolved_source`` (where the text really came from: the URL after redirects, a gist's revision
+    included; ``cn=NAME`` or a path as given), so a later redeploy or destroy acts on what ran, not on
+    whatever the source says by then.
+    """
 
     source: str
     document: dict[str, Any]
     hosts: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+    digest: str = ""  # SHA-256 of text (UTF-8), hex; empty for a deployment recorded before designs were pinned
+    resolved_source: str = ""
+    partial: bool = False  # the hosts are a pick of the document's (``redeploy X`` of a cluster): not the cluster
 
     @property
     def hostnames(self) -> list[str]:
         return [host["hostname"] for host in self.hosts]
+
+    def only(self, hostnames: Collection[str]) -> Design:
+        """This design acting on HOSTNAMES alone (in the design's order); DesignError names any it lacks."""
+        missing = [name for name in hostnames if name not in self.hostnames]
+        if missing:
+            where, has = self.resolved_source or self.source, ", ".join(self.hostnames)
+            raise DesignError("design", f"{where} has no host {', '.join(missing)} (it has {has})")
+        hosts = [host for host in self.hosts if host["hostname"] in hostnames]
+        return replace(self, hosts=hosts, partial=self.partial or len(hosts) < len(self.hosts))
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 (hex) by which a deployment pins its design's text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _where(node: yaml.Node) -> str:
@@ -197,17 +222,35 @@ for _tag in ("binary", "set", "omap", "pairs"):
     _BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_type)
 
 
+@dataclass(frozen=True)
+class DesignPolicy:
+    """What the site lets a design name: its mapping tables, gitosis-admin remotes and DNS zones.
+
+    None for the remotes or zones means "not checked" (only for hosts that were checked before).
+    """
+
+    mappings: dict[str, Any] | None = None
+    gitosis_allowed: Collection[str] | None = None
+    zones: Collection[str] | None = None
+
+
 def parse_design(
     text: str | bytes,
     source: str,
     mappings: dict[str, Any] | None = None,
     *,
     gitosis_allowed: Collection[str] | None = None,
+    policy: DesignPolicy | None = None,
+    resolved_source: str | None = None,
 ) -> Design:
     """Parse and validate a design document given as text; raise :class:`DesignError` on any problem.
 
-    ``gitosis_allowed`` are the gitosis-admin remotes the config allows (see ``design_rules.normalize``).
+    RESOLVED_SOURCE is where the text really came from when that differs from SOURCE (a URL's redirects).
+
+    POLICY (the config's, :meth:`Config.design_policy`) says what the design may name; MAPPINGS and
+    GITOSIS_ALLOWED alone are its older spelling.
     """
+    policy = policy or DesignPolicy(mappings, gitosis_allowed)
     if len(text) > MAX_DESIGN_BYTES:
         raise DesignError("design", f"is {len(text)} bytes; the limit is {MAX_DESIGN_BYTES}")
     if isinstance(text, bytes):
@@ -217,10 +260,19 @@ def parse_design(
             raise DesignError("design", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     document = _load(text)
     try:
-        hosts = design_rules.normalize(document, mappings, gitosis_allowed=gitosis_allowed)
+        hosts = design_rules.normalize(
+            document, policy.mappings, gitosis_allowed=policy.gitosis_allowed, zones=policy.zones
+        )
     except design_rules.DesignError as exc:
         raise DesignError(exc.path, exc.problem) from None
-    return Design(source=source, document=document, hosts=hosts)
+    return Design(
+        source=source,
+        document=document,
+        hosts=hosts,
+        text=text,
+        digest=text_digest(text),
+        resolved_source=resolved_source or source,
+    )
 
 
 def _load(text: str) -> Any:
@@ -243,9 +295,13 @@ def _load(text: str) -> Any:
 
 
 def load_design_file(
-    path: str | Path, mappings: dict[str, Any] | None = None, *, gitosis_allowed: Collection[str] | None = None
+    path: str | Path,
+    mappings: dict[str, Any] | None = None,
+    *,
+    gitosis_allowed: Collection[str] | None = None,
+    policy: DesignPolicy | None = None,
 ) -> Design:
-    """Read a design from a file on this machine (``gitosis_allowed`` as for :func:`parse_design`)."""
+    """Read a design from a file on this machine (the checks as for :func:`parse_design`)."""
     file = Path(path)
     try:
         if file.stat().st_size > MAX_DESIGN_BYTES:
@@ -253,4 +309,4 @@ def load_design_file(
         data = file.read_bytes()
     except OSError as exc:
         raise DesignError("design", f"cannot read {file}: {exc.strerror}") from None
-    return parse_design(data, str(file), mappings, gitosis_allowed=gitosis_allowed)
+    return parse_design(data, str(file), policy=policy or DesignPolicy(mappings, gitosis_allowed))

@@ -19,3 +19,7 @@ class ConfigError(JarvisError):
 
 class DeploymentError(JarvisError):
     """A deployment could not be started, or a stored one could not be found."""
+
+
+class NotAllowed(JarvisError):
+    """Who asks may not do this: a CLI user not in ``cli_admins`` asking for ``--force`` or ``--adopt``."""

@@ -8,11 +8,13 @@ the playbook ends. The same mapping serves local runs, remote workers and AWX jo
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.render import cancel_check_stage
 from orchestrator.stages import BY_ID, stage_of_task_path
 from orchestrator.store import DeploymentStore
 
@@ -75,15 +77,37 @@ class StageTracker:
         # A host ends "ready" after the ready stage; a destroyed one "destroyed" after the forget stage.
         self.last_stage, self.end_state = ("forget", "destroyed") if kind == "destroy" else ("ready", "ready")
         self.hosts = {name: _HostProgress() for name in hostnames}
+        self._canceled_alone: set[str] = set()  # hosts whose cancel flag is set (or about to be)
+        self._check: tuple[str, set[str]] | None = None  # the cancel check under way: its stage, hosts past it
+        self._lock = threading.Lock()  # cancel_host() comes from the runner's thread
+
+    def cancel_host(self, hostname: str) -> None:
+        """HOSTNAME's cancel flag is about to be set: it ends at the first cancel check it does not pass.
+
+        ``meta: end_host`` sends no event for the host it ends, but every host that goes on is reported
+        skipped; under the linear strategy each host has done the check once the next task starts. So a
+        host asked to stop that was not skipped by the check has ended there.
+        """
+        with self._lock:
+            self._canceled_alone.add(hostname)
 
     def handle(self, event: dict[str, Any]) -> None:
         data = event.get("event_data") or {}
         host = data.get("host")
+        kind = event.get("event")
+        if kind in ("playbook_on_task_start", "playbook_on_stats"):
+            check = cancel_check_stage(data.get("task")) if kind == "playbook_on_task_start" else None
+            if check is None or self._check is None or self._check[0] != check:  # a meta task starts per host
+                self._settle_check()
+                self._check = (check, set()) if check else None
+            return
+        if kind == "runner_on_skipped" and self._check and cancel_check_stage(data.get("task")) == self._check[0]:
+            self._check[1].add(str(host))
+            return
         stage = stage_of_task_path(data.get("task_path"))
         if host not in self.hosts or stage is None or self.hosts[host].finished:
             return
         progress = self.hosts[host]
-        kind = event.get("event")
         if kind == "runner_on_start" and progress.stage != stage:
             self._close(host, "ok")
             progress.stage = stage
@@ -96,7 +120,8 @@ class StageTracker:
                 return
             progress.changed |= bool(result.get("changed"))
             progress.ran |= kind == "runner_on_ok"
-            progress.actions += [self.redact(str(action)) for action in result.get("actions") or []]
+            if result.get("changed"):  # a look with changed_when: false (production_check's) did nothing
+                progress.actions += [self.redact(str(action)) for action in result.get("actions") or []]
             if data.get("task_action") in ("debug", "ansible.builtin.debug") and result.get("msg"):
                 progress.note = self.redact(str(result["msg"]))  # a stage that explains itself
             facts = _facts(stage, data.get("resolved_action") or data.get("task_action") or "", result)
@@ -128,6 +153,24 @@ class StageTracker:
                 stage = progress.stage or "validate"
                 reason = f"the playbook ended ({runner_status}) during stage {stage}"
                 self._fail(host, stage, reason)
+
+    def _settle_check(self) -> None:
+        """End, as canceled at the check's stage, each host asked to stop that did not pass the check."""
+        if self._check is None:
+            return
+        stage, passed = self._check
+        self._check = None
+        with self._lock:
+            stopped = sorted(self._canceled_alone - passed)
+        for host in stopped:
+            progress = self.hosts.get(host)
+            if progress is None or progress.finished:
+                continue
+            self._close(host, "ok")
+            progress.finished = True
+            progress.stage = None
+            self.store.finish_host(self.deployment_id, host, "canceled", "canceled alone by request", stage)
+            self._tell(host, stage, "canceled", "canceled alone by request")
 
     def abort(self, reason: str) -> None:
         """Fail every host still going: the executor could not run (or follow) the playbook."""

@@ -88,6 +88,9 @@ def make_executor(config: Config) -> Executor:
 
 
 class Executor(Protocol):
+    """Runs a job. An executor whose playbook sees this machine's files says so with a class attribute
+    ``host_cancel = True``: one host of its runs can then be canceled alone (see render.cancel_check)."""
+
     def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
         """Run JOB, calling ON_EVENT for every task event in order; return the final status
         (successful, failed, canceled or timeout)."""
@@ -113,6 +116,8 @@ class LocalExecutor:
     Credentials go in a private vars file in SECRETS_DIR, outside the runner's data dir, so that
     they never land in its artifacts.
     """
+
+    host_cancel = True  # the playbook runs here: it sees the cancel flags in the run's private data dir
 
     def __init__(self, secrets_dir: Path) -> None:
         self.secrets_dir = secrets_dir

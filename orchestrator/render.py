@@ -7,6 +7,7 @@ can never disagree about which stage a task belongs to.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -74,9 +75,35 @@ def _role_task(name: str, tasks_from: str, tags: list[str]) -> dict[str, Any]:
     return {"name": name, "tags": tags, "block": [imported]}
 
 
+# A host of a multi-host run canceled alone (``cancel odin``) ends at its next stage boundary: each stage
+# starts with a meta task (run by the strategy on the controller, no fork, no module) that ends the play for a
+# host whose flag file exists in jarvis_cancel_dir. Only local runs set jarvis_cancel_dir (the flag lives on
+# this machine); without it, as in playbooks/ and AWX, the condition is false at once.
+CANCEL_CHECK = "Stage {stage}: end here for a host canceled alone"
+CANCEL_CHECK_PATTERN = re.compile(r"^Stage ([a-z_]+): end here for a host canceled alone$")
+CANCEL_CONDITION = "jarvis_cancel_dir is defined and (jarvis_cancel_dir ~ '/' ~ inventory_hostname) is file"
+
+
+def cancel_check(stage: Stage) -> dict[str, Any]:
+    """The task that ends the play for a host canceled alone, before STAGE begins on it."""
+    return {
+        "name": CANCEL_CHECK.format(stage=stage.id),
+        "ansible.builtin.meta": "end_host",
+        "when": CANCEL_CONDITION,
+    }
+
+
+def cancel_check_stage(task_name: str | None) -> str | None:
+    """The stage whose cancel check TASK_NAME is, or None (see :func:`cancel_check`)."""
+    match = CANCEL_CHECK_PATTERN.match(task_name or "")
+    return match[1] if match else None
+
+
 def stage_block(stage: Stage) -> dict[str, Any]:
-    """One stage as a named, tagged block that imports the stage's task file."""
-    return _role_task(f"Stage {stage.id}: {stage.title}", stage.id, [stage.id])
+    """One stage as a named, tagged block: the cancel check, then the stage's task file."""
+    block = _role_task(f"Stage {stage.id}: {stage.title}", stage.id, [stage.id])
+    block["block"].insert(0, cancel_check(stage))
+    return block
 
 
 def pipeline_play(stages: Iterable[Stage] = PLAYBOOK_STAGES, name: str = "Deploy the design's hosts") -> dict[str, Any]:
@@ -150,8 +177,10 @@ def deployment_inventory(
 
 HEADERS = {
     "deploy": """\
-# Deploy the hosts of a design (the seed's `instance:` format or the richer `instances:` one):
-#   ansible-playbook playbooks/deploy.yml -e @examples/loki.yml
+# Deploy the hosts of a design (the seed's `instance:` format or the richer `instances:` one); a host whose CMDB
+# entry says production needs -e jarvis_force=true, and an instance, CMDB entry or A record under its name that
+# jarvis did not create for it is refused unless -e jarvis_adopt=true:
+#   ansible-playbook playbooks/deploy.yml -e @examples/loki.yml [-e jarvis_force=true] [-e jarvis_adopt=true]
 """,
     "redeploy": """\
 # Tear down the design's hosts (pointers to the standby, monitoring silenced, old instance powered off

@@ -90,6 +90,8 @@ def status_text(host: HostStatus) -> str:
         f"{head} (elapsed {_seconds(host.elapsed)})",
         f"  deployment {host.deployment_id} of {host.source}, requested by {host.requested_by}",
     ]
+    if host.design_digest:
+        lines.append(f"  design sha256 {host.design_digest[:12]}, from {host.design_source}")
     for stage in host.stages:
         timing = _seconds(stage.elapsed) if stage.started_at else ""
         note = f"  {stage.detail}" if stage.detail and stage.state != "failed" else ""

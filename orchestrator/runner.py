@@ -27,7 +27,7 @@ from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import DONE_STATES, Listener, Redactor, StageTracker
 from orchestrator.executors import Executor, Job, make_executor
-from orchestrator.stages import Stage, deploy_stages, playbook_stages
+from orchestrator.stages import BY_ID, Stage, deploy_stages, playbook_stages
 from orchestrator.staging import remove_leftovers
 from orchestrator.store import DeploymentStore
 
@@ -146,24 +146,44 @@ class DeploymentRunner:
         self.redact = make_redactor(config.secret_values(), self.root_passwords)
 
     def record(
-        self, design: Design, requested_by: str, *, check: bool = False, kind: str = "deploy", force: bool = False
+        self,
+        design: Design,
+        requested_by: str,
+        *,
+        check: bool = False,
+        kind: str = "deploy",
+        force: bool = False,
+        adopt: bool = False,
+        approval: str | None = None,
     ) -> str:
         """Record a new deployment of DESIGN (validated already) and return its id; nothing runs yet.
 
-        KIND is deploy, redeploy (teardown first) or destroy (teardown only); FORCE confirms a teardown of a
-        production host.
+        KIND is deploy, redeploy (teardown first) or destroy (teardown only); FORCE confirms a change to a
+        production host; ADOPT takes over what exists on purpose (an admin's choice); APPROVAL is the
+        second person's approval of a production host's change ("r-1a2b3c approved by … at …").
         """
         kind = "plan" if check else kind
+        options: dict[str, Any] = {"force": force}
+        if adopt:
+            options["adopt"] = True
+        if approval:
+            options["approval"] = approval
+        if design.partial:
+            options["scope"] = "host"  # a pick of the design's hosts, not the cluster (see last_build_of_source)
         deployment_id = self.store.create_deployment(
             design.hosts,
             list(deploy_stages(kind)),
             source=design.source,
             requested_by=requested_by,
             kind=kind,
-            options={"force": force},
+            options=options,
+            design_text=design.text or None,
+            design_digest=design.digest or None,
+            design_source=design.resolved_source or design.source,
         )
+        detail = _design_detail(design.source, design.digest)
         for host in design.hosts:
-            self.store.end_stage(deployment_id, host["hostname"], "validate", "ok", f"design from {design.source}")
+            self.store.end_stage(deployment_id, host["hostname"], "validate", "ok", detail)
         return deployment_id
 
     def start(
@@ -174,13 +194,19 @@ class DeploymentRunner:
         check: bool = False,
         kind: str = "deploy",
         force: bool = False,
+        adopt: bool = False,
         listener: Listener | None = None,
     ) -> RunningDeployment:
         """Record the deployment, then run its playbook in the background."""
-        return self.run_recorded(self.record(design, requested_by, check=check, kind=kind, force=force), listener)
+        deployment_id = self.record(design, requested_by, check=check, kind=kind, force=force, adopt=adopt)
+        return self.run_recorded(deployment_id, listener)
 
-    def record_resume(self, hostname: str, requested_by: str) -> str:
+    def record_resume(
+        self, hostname: str, requested_by: str, *, force: bool = False, approval: str | None = None
+    ) -> str:
         """Record a deployment that continues HOSTNAME's failed one from its failed stage; return its id.
+
+        FORCE and APPROVAL as for :meth:`record` (a resume keeps the failed run's, and adds these).
 
         Earlier stages are not run again: what they learned (instance, address, host keys, root's key,
         moved pointers, kernel) comes from the store. Only the credentials stage, which is cheap and
@@ -196,18 +222,28 @@ class DeploymentRunner:
         host = next(h for h in previous["hosts"] if h["hostname"] == hostname)
         kind = previous["kind"]
         from_stage = last.stage or "credentials"
-        deployment_id = self.store.create_deployment(
+        deployment_id = self.store.create_deployment(  # the host alone, with the design the failed run pinned
             [host],
             list(deploy_stages(kind)),
             source=previous["source"],
             requested_by=requested_by,
             kind=kind,
-            options={**previous["options"], "resume_of": last.deployment_id, "from_stage": from_stage},
+            options={
+                **previous["options"],
+                "resume_of": last.deployment_id,
+                "from_stage": from_stage,
+                **({"force": True} if force else {}),
+                **({"approval": approval} if approval else {}),
+            },
+            design_text=previous.get("design_text"),
+            design_digest=previous.get("design_digest"),
+            design_source=previous.get("design_source"),
         )
         self.store.merge_facts(deployment_id, hostname, last.facts)
         for stage in _resumed_stages(kind, from_stage, skipped=True):
             self.store.end_stage(deployment_id, hostname, stage.id, "skipped", f"done in {last.deployment_id}")
-        self.store.end_stage(deployment_id, hostname, "validate", "ok", f"design from {previous['source']}")
+        detail = _design_detail(previous["source"], previous.get("design_digest"))
+        self.store.end_stage(deployment_id, hostname, "validate", "ok", detail)
         return deployment_id
 
     def run_recorded(self, deployment_id: str, listener: Listener | None = None) -> RunningDeployment:
@@ -247,6 +283,11 @@ class DeploymentRunner:
                 "jarvis_deployed_by": requested_by,
                 "jarvis_deployment_id": running.id,
             }
+            cancel_dir = None
+            if getattr(self.executor, "host_cancel", False):  # the playbook sees this machine's files
+                cancel_dir = private_dir / "cancel"
+                cancel_dir.mkdir(mode=0o700)
+                site_vars["jarvis_cancel_dir"] = str(cancel_dir)
             job = Job(
                 private_dir=private_dir,
                 ident=running.id,
@@ -259,7 +300,8 @@ class DeploymentRunner:
                 envvars=self._envvars(),
                 forks=max(1, min(len(hosts), 50)),
             )
-            status = self.executor.execute(job, tracker.handle, _cancel_check(running, self.store))
+            canceled = _cancel_check(running, self.store, _host_canceler(tracker, cancel_dir) if cancel_dir else None)
+            status = self.executor.execute(job, tracker.handle, canceled)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the deployment must end recorded
             status = "failed"
             tracker.abort(self.redact(f"jarvis could not run: {exc}"))
@@ -270,18 +312,22 @@ class DeploymentRunner:
         running._done.set()
 
     def _host_vars(self, kind: str, hosts: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Per-host variables: a redeploy's CMDB facts and confirmation; a resume's earlier findings."""
+        """Per-host variables: the CMDB facts, confirmation and adoption production_check reads; a resume's
+        earlier findings."""
         host_vars: dict[str, dict[str, Any]] = {host["hostname"]: {} for host in hosts}
         resuming = "resume_of" in options
         for host in hosts:
             found = host_vars[host["hostname"]]
-            if kind in ("redeploy", "destroy"):
+            if kind in BY_ID["production_check"].kinds:
                 found.update(redeploy_facts(self.config, host))
                 found["jarvis_force"] = bool(options.get("force"))
+                found["jarvis_adopt"] = bool(options.get("adopt", False))
             if kind == "redeploy":
                 found["jarvis_rotate_credentials"] = not resuming  # the interrupted run rotated them already
             if resuming:
                 found.update(self._learned(options["resume_of"], host))
+            if options.get("approval"):
+                found["jarvis_approval"] = options["approval"]  # the cmdb stage writes it to jarvisApproval
         return host_vars
 
     def _learned(self, deployment_id: str, host: dict[str, Any]) -> dict[str, Any]:
@@ -317,21 +363,31 @@ class DeploymentRunner:
         }
 
 
+def _design_detail(source: str, digest: str | None) -> str:
+    """The validate stage's note: where the design came from and which text it was."""
+    return f"design from {source}" + (f" (sha256 {digest[:12]})" if digest else "")
+
+
 def _resumed_stages(kind: str, from_stage: str | None, skipped: bool = False) -> list[Stage]:
-    """The playbook stages a resume from FROM_STAGE runs (credentials, then FROM_STAGE onwards), or those it skips."""
+    """The playbook stages a resume from FROM_STAGE runs, or those it skips: production_check (the production
+    guard and the ownership check hold for a resume too) and credentials, then FROM_STAGE onwards."""
     stages = list(playbook_stages(kind))
     if from_stage is None:
         return [] if skipped else stages
     ids = [stage.id for stage in stages]
     start = ids.index(from_stage) if from_stage in ids else 0
-    run = [stage for index, stage in enumerate(stages) if index >= start or stage.id == "credentials"]
+    always = ("production_check", "credentials")
+    run = [stage for index, stage in enumerate(stages) if index >= start or stage.id in always]
     return [stage for stage in stages if stage not in run] if skipped else run
 
 
-def _cancel_check(running: RunningDeployment, store: DeploymentStore) -> Any:
+def _cancel_check(
+    running: RunningDeployment, store: DeploymentStore, cancel_hosts: Callable[[set[str]], None] | None = None
+) -> Any:
     """ansible-runner's cancel callback: a cancel() here, or one asked in the store by another process.
 
-    The runner calls it many times a second; the store is read at most once a second.
+    The runner calls it many times a second; the store is read at most once a second. CANCEL_HOSTS, if
+    given, hears of the hosts asked in the store to stop alone (``cancel odin`` of a multi-host run).
     """
     last_read = 0.0
 
@@ -344,13 +400,34 @@ def _cancel_check(running: RunningDeployment, store: DeploymentStore) -> Any:
             last_read = now
             if store.cancel_requested(running.id):
                 running._cancel.set()
+            elif cancel_hosts is not None and (hosts := store.host_cancels(running.id)):
+                cancel_hosts(hosts)
         return running._cancel.is_set()
 
     return canceled
+
+
+def _host_canceler(tracker: StageTracker, cancel_dir: Path) -> Callable[[set[str]], None]:
+    """Set the cancel flag of each host asked to stop alone: a file ``<cancel_dir>/<hostname>`` that the
+    cancel check at the start of every stage looks for (see orchestrator.render.cancel_check)."""
+    flagged: set[str] = set()
+
+    def cancel_hosts(hostnames: set[str]) -> None:
+        for hostname in sorted(hostnames - flagged):
+            if hostname in tracker.hosts:  # the deployment's own, validated hostnames: safe as file names
+                tracker.cancel_host(hostname)  # first, so that the tracker expects the host to stop
+                (cancel_dir / hostname).touch(mode=0o600)
+            flagged.add(hostname)
+
+    return cancel_hosts
 
 
 def _deployment_state(runner_status: str, deployment_id: str, store: DeploymentStore) -> str:
     if runner_status == "canceled":
         return "canceled"
     hosts = store.deployment_hosts(deployment_id)
-    return "successful" if hosts and all(h.state in DONE_STATES for h in hosts) else "failed"
+    if hosts and all(h.state in DONE_STATES for h in hosts):
+        return "successful"
+    if hosts and all(h.state in DONE_STATES or h.state == "canceled" for h in hosts):
+        return "canceled"  # some hosts were canceled alone, the others are done
+    return "failed"

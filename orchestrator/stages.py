@@ -25,7 +25,8 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("validate", "validate the design", True, frozenset(KINDS)),
-    Stage("production_check", "check whether the node is in production", True, TEARDOWN),
+    # Every run that changes or plans a host: the production guard and the ownership check, before anything changes.
+    Stage("production_check", "check the production flag and ownership", True, frozenset(KINDS)),
     Stage("move_pointers", "move service pointers away", True, TEARDOWN),
     Stage("silence", "silence monitoring", True, TEARDOWN),
     Stage("power_off", "power off the old instance", True, TEARDOWN),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import stat
 import time
@@ -33,7 +34,10 @@ CREATE TABLE IF NOT EXISTS deployments (
     ended_at REAL,
     hosts_json TEXT NOT NULL DEFAULT '[]',   -- the design's canonical hosts, for a worker process
     cancel_requested INTEGER NOT NULL DEFAULT 0,
-    options_json TEXT NOT NULL DEFAULT '{}'   -- e.g. {"force": true} for a confirmed redeploy
+    options_json TEXT NOT NULL DEFAULT '{}',  -- e.g. {"force": true} for a confirmed redeploy
+    design_text TEXT,                -- the design it ran, as fetched (NULL: recorded before designs were pinned)
+    design_digest TEXT,              -- SHA-256 of design_text, hex
+    design_source TEXT               -- where design_text came from, resolved (URL after redirects, cn=, path)
 );
 CREATE TABLE IF NOT EXISTS hosts (
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
@@ -70,7 +74,29 @@ CREATE TABLE IF NOT EXISTS subscriptions (  -- who in chat hears about a deploym
     private INTEGER NOT NULL,
     last_seq INTEGER NOT NULL DEFAULT 0,
     done INTEGER NOT NULL DEFAULT 0,
+    identity TEXT NOT NULL DEFAULT '',  -- a private place: who asked (IRC mask, XMPP JID); only they hear it
     PRIMARY KEY (deployment_id, protocol, target)
+);
+CREATE TABLE IF NOT EXISTS approvals (  -- chat's two-person rule: a change to a production host waits here
+    id TEXT PRIMARY KEY,             -- r-1a2b3c: the second person says "approve r-1a2b3c"
+    kind TEXT NOT NULL,              -- deploy | redeploy | destroy | resume
+    hosts_json TEXT NOT NULL,        -- the production hosts it would touch
+    launch_json TEXT NOT NULL,       -- what to launch once approved (the design and options; a resume's host)
+    requested_by TEXT NOT NULL,      -- as deployments.requested_by: "nick (protocol id)"
+    requester_json TEXT NOT NULL,    -- the asker's identity (protocol, id, nick, account) and place
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    state TEXT NOT NULL,             -- pending | approved | expired | failed (approved, but could not start)
+    approved_by TEXT,                -- as requested_by
+    approved_at REAL,
+    deployment_id TEXT,              -- what the approval started
+    reason TEXT                      -- why it could not start
+);
+CREATE TABLE IF NOT EXISTS host_cancels (  -- one host of a running deployment asked to stop at its next stage
+    deployment_id TEXT NOT NULL,
+    hostname TEXT NOT NULL,
+    requested_at REAL NOT NULL,
+    PRIMARY KEY (deployment_id, hostname)
 );
 CREATE TABLE IF NOT EXISTS events (
     deployment_id TEXT NOT NULL,
@@ -85,12 +111,16 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-# Columns of `deployments` added after the first release: (name, definition), oldest first.
+# Columns added after the first release: (name, definition), oldest first; of deployments, of subscriptions.
 MIGRATIONS = (
     ("hosts_json", "TEXT NOT NULL DEFAULT '[]'"),
     ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
     ("options_json", "TEXT NOT NULL DEFAULT '{}'"),
+    ("design_text", "TEXT"),
+    ("design_digest", "TEXT"),
+    ("design_source", "TEXT"),
 )
+SUBSCRIPTION_MIGRATIONS = (("identity", "TEXT NOT NULL DEFAULT ''"),)
 
 
 # SQLite's companions of the store file (WAL mode; a rollback journal while switching to it). SQLite
@@ -158,6 +188,8 @@ class HostStatus:
     ended_at: float | None
     facts: dict[str, Any]
     stages: list[StageStatus]
+    design_digest: str | None = None  # the pinned design of the deployment (None: recorded before pinning)
+    design_source: str | None = None
 
     @property
     def elapsed(self) -> float | None:
@@ -170,6 +202,7 @@ class HostStatus:
             "deployment": self.deployment_id,
             "kind": self.kind,
             "source": self.source,
+            "design": {"digest": self.design_digest, "source": self.design_source},
             "requested_by": self.requested_by,
             "host": self.hostname,
             "fqdn": self.fqdn,
@@ -195,6 +228,30 @@ class HostStatus:
         }
 
 
+@dataclass(frozen=True)
+class StoredDesign:
+    """What one deployment recorded of its design: the source as given, the text it ran, its hosts."""
+
+    deployment_id: str
+    kind: str
+    state: str
+    source: str  # as given: a URL, cn=NAME, a path
+    resolved_source: str | None  # where the text came from (None: recorded before designs were pinned)
+    text: str | None
+    digest: str | None
+    hosts: list[dict[str, Any]]  # the canonical hosts this deployment acted on
+    options: dict[str, Any]
+    created_at: float
+
+    @property
+    def hostnames(self) -> list[str]:
+        return [host["hostname"] for host in self.hosts]
+
+
+# Kinds of deployment that build hosts (a redeploy, a resume of either, a per-host pick of either).
+BUILD_KINDS = ("deploy", "redeploy")
+
+
 class DeploymentStore:
     """All reads and writes of the status store."""
 
@@ -215,10 +272,11 @@ class DeploymentStore:
 
     def _migrate(self) -> None:
         """Bring a store made by an older jarvis up to this schema (columns added since)."""
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(deployments)")}
-        for column, definition in MIGRATIONS:
-            if column not in columns:
-                self._db.execute(f"ALTER TABLE deployments ADD COLUMN {column} {definition}")
+        for table, migrations in (("deployments", MIGRATIONS), ("subscriptions", SUBSCRIPTION_MIGRATIONS)):
+            columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, definition in migrations:
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def close(self) -> None:
         self._db.close()
@@ -244,15 +302,32 @@ class DeploymentStore:
         requested_by: str,
         kind: str = "deploy",
         options: dict[str, Any] | None = None,
+        design_text: str | None = None,
+        design_digest: str | None = None,
+        design_source: str | None = None,
     ) -> str:
-        """Record a new deployment with every host's stages pending; return its id."""
+        """Record a new deployment with every host's stages pending; return its id.
+
+        DESIGN_TEXT, _DIGEST and _SOURCE pin the design it runs (see :class:`orchestrator.design.Design`).
+        """
         deployment_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:6]
         now = time.time()
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO deployments (id, kind, source, requested_by, state, created_at, hosts_json, options_json) "
-                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                (deployment_id, kind, source, requested_by, now, json.dumps(hosts), json.dumps(options or {})),
+                "INSERT INTO deployments (id, kind, source, requested_by, state, created_at, hosts_json, options_json, "
+                "design_text, design_digest, design_source) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                (
+                    deployment_id,
+                    kind,
+                    source,
+                    requested_by,
+                    now,
+                    json.dumps(hosts),
+                    json.dumps(options or {}),
+                    design_text,
+                    design_digest,
+                    design_source,
+                ),
             )
             for host in hosts:
                 db.execute(
@@ -372,12 +447,25 @@ class DeploymentStore:
         with self._transaction() as db:
             db.execute("UPDATE deployments SET cancel_requested = 1 WHERE id = ?", (deployment_id,))
 
-    def subscribe(self, deployment_id: str, protocol: str, target: str, private: bool) -> None:
-        """Have the chat place (PROTOCOL, TARGET) hear this deployment's stages, from the start."""
+    def request_host_cancel(self, deployment_id: str, hostname: str) -> None:
+        """Ask one host of a running deployment to stop at its next stage boundary (the others go on)."""
         with self._transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO subscriptions (deployment_id, protocol, target, private) VALUES (?, ?, ?, ?)",
-                (deployment_id, protocol, target, int(private)),
+                "INSERT OR IGNORE INTO host_cancels (deployment_id, hostname, requested_at) VALUES (?, ?, ?)",
+                (deployment_id, hostname, time.time()),
+            )
+
+    def subscribe(self, deployment_id: str, protocol: str, target: str, private: bool, identity: str = "") -> None:
+        """Have the chat place (PROTOCOL, TARGET) hear this deployment's stages, from the start.
+
+        A private place names IDENTITY, the one who asked there: its lines go to no one else (a nick
+        can change hands).
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO subscriptions (deployment_id, protocol, target, private, identity) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (deployment_id, protocol, target, int(private), identity if private else ""),
             )
 
     def advance_subscription(self, deployment_id: str, protocol: str, target: str, seq: int, done: bool) -> None:
@@ -386,6 +474,88 @@ class DeploymentStore:
                 "UPDATE subscriptions SET last_seq = ?, done = ? "
                 "WHERE deployment_id = ? AND protocol = ? AND target = ?",
                 (seq, int(done), deployment_id, protocol, target),
+            )
+
+    # -- approvals (chat's two-person rule for production hosts) ---------------------------
+
+    def create_approval(
+        self,
+        *,
+        kind: str,
+        hosts: list[str],
+        launch: dict[str, Any],
+        requested_by: str,
+        requester: dict[str, Any],
+        minutes: float,
+        now: float | None = None,
+    ) -> str:
+        """Record a pending approval request that expires after MINUTES; return its id (``r-1a2b3c``)."""
+        now = time.time() if now is None else now
+        while True:
+            request_id = f"r-{secrets.token_hex(3)}"
+            try:
+                with self._transaction() as db:
+                    db.execute(
+                        "INSERT INTO approvals (id, kind, hosts_json, launch_json, requested_by, requester_json, "
+                        "created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                        (
+                            request_id,
+                            kind,
+                            json.dumps(hosts),
+                            json.dumps(launch),
+                            requested_by,
+                            json.dumps(requester),
+                            now,
+                            now + minutes * 60,
+                        ),
+                    )
+            except sqlite3.IntegrityError:  # the id is taken (one in 16 million): draw another
+                continue
+            return request_id
+
+    def approval(self, request_id: str) -> dict[str, Any] | None:
+        """An approval request's row, its JSON columns decoded (hosts, launch, requester), or None."""
+        row = self._db.execute("SELECT * FROM approvals WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            return None
+        record = dict(row)
+        for column in ("hosts", "launch", "requester"):
+            record[column] = json.loads(record.pop(f"{column}_json"))
+        return record
+
+    def claim_approval(self, request_id: str, approved_by: str, now: float | None = None) -> str:
+        """Approve a pending request that has not expired, once: return its state after the attempt.
+
+        "approved" means this call approved it (two approvers at once: only one gets it); a pending
+        request past its time becomes "expired".
+        """
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE approvals SET state = 'expired' WHERE id = ? AND state = 'pending' AND expires_at <= ?",
+                (request_id, now),
+            )
+            claimed = db.execute(
+                "UPDATE approvals SET state = 'approved', approved_by = ?, approved_at = ? "
+                "WHERE id = ? AND state = 'pending'",
+                (approved_by, now, request_id),
+            ).rowcount
+            row = db.execute("SELECT state FROM approvals WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            return "missing"
+        return "approved" if claimed else f"was {row['state']}"
+
+    def expire_approval(self, request_id: str) -> None:
+        """Close a pending request whose time is up."""
+        with self._transaction() as db:
+            db.execute("UPDATE approvals SET state = 'expired' WHERE id = ? AND state = 'pending'", (request_id,))
+
+    def finish_approval(self, request_id: str, deployment_id: str | None, reason: str | None = None) -> None:
+        """Note what an approved request started, or (no DEPLOYMENT_ID) why it could not start."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE approvals SET deployment_id = ?, reason = ?, state = ? WHERE id = ?",
+                (deployment_id, reason, "approved" if deployment_id else "failed", request_id),
             )
 
     # -- reads ----------------------------------------------------------------------------
@@ -403,6 +573,41 @@ class DeploymentStore:
     def cancel_requested(self, deployment_id: str) -> bool:
         row = self._db.execute("SELECT cancel_requested FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
         return bool(row and row[0])
+
+    def host_cancels(self, deployment_id: str) -> set[str]:
+        """The hosts of DEPLOYMENT_ID asked to stop alone (see request_host_cancel)."""
+        rows = self._db.execute("SELECT hostname FROM host_cancels WHERE deployment_id = ?", (deployment_id,))
+        return {row[0] for row in rows}
+
+    def stored_design(self, deployment_id: str) -> StoredDesign | None:
+        """The design DEPLOYMENT_ID recorded, with the hosts it acted on."""
+        row = self._db.execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+        return _stored_design(row) if row else None
+
+    def last_build(self, hostname: str) -> StoredDesign | None:
+        """The latest deployment that built HOSTNAME (a deploy or redeploy, resumes included; never a plan
+        or a destroy), which holds the host's canonical form as it was deployed."""
+        row = self._db.execute(
+            "SELECT d.* FROM deployments d JOIN hosts h ON h.deployment_id = d.id "
+            f"WHERE h.hostname = ? AND d.kind IN {BUILD_KINDS} ORDER BY d.created_at DESC, d.rowid DESC LIMIT 1",
+            (hostname,),
+        ).fetchone()
+        return _stored_design(row) if row else None
+
+    def last_build_of_source(self, sources: list[str]) -> StoredDesign | None:
+        """The latest build of a whole design from any of SOURCES (as given or resolved); per-host picks
+        (``options.scope == "host"``: ``redeploy X``) are not the cluster, so they are passed over."""
+        marks = ", ".join("?" * len(sources))
+        rows = self._db.execute(
+            f"SELECT * FROM deployments WHERE kind IN {BUILD_KINDS} "  # noqa: S608 - placeholders only
+            f"AND (source IN ({marks}) OR design_source IN ({marks})) ORDER BY created_at DESC, rowid DESC",
+            (*sources, *sources),
+        )
+        for row in rows:
+            stored = _stored_design(row)
+            if stored.options.get("scope") != "host" and "resume_of" not in stored.options:
+                return stored
+        return None
 
     def open_subscriptions(self) -> list[dict[str, Any]]:
         """Chat places still waiting for the end of a deployment (kept across bot restarts)."""
@@ -430,7 +635,8 @@ class DeploymentStore:
         self, where: str, params: tuple[str, ...], order: str = "d.created_at, h.rowid"
     ) -> list[HostStatus]:
         rows = self._db.execute(
-            "SELECT h.*, d.kind, d.source, d.requested_by FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
+            "SELECT h.*, d.kind, d.source, d.requested_by, d.design_digest, d.design_source "
+            "FROM hosts h JOIN deployments d ON d.id = h.deployment_id "
             f"WHERE {where} ORDER BY {order}",  # noqa: S608 - where/order are this class's constants
             params,
         ).fetchall()
@@ -473,4 +679,21 @@ class DeploymentStore:
                 )
                 for s in stage_rows
             ],
+            design_digest=row["design_digest"],
+            design_source=row["design_source"],
         )
+
+
+def _stored_design(row: sqlite3.Row) -> StoredDesign:
+    return StoredDesign(
+        deployment_id=row["id"],
+        kind=row["kind"],
+        state=row["state"],
+        source=row["source"],
+        resolved_source=row["design_source"],
+        text=row["design_text"],
+        digest=row["design_digest"],
+        hosts=json.loads(row["hosts_json"]),
+        options=json.loads(row["options_json"]),
+        created_at=row["created_at"],
+    )

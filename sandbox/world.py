@@ -74,6 +74,8 @@ def up(state_dir: Path) -> dict[str, Any]:
         },
         # A sandbox host reboots by ending its PID 1; the reconciler starts it again (see sandbox/hosts.py).
         "reboot": {"command": hosts.REBOOT_COMMAND, "boot_time_command": hosts.BOOT_TIME_COMMAND},
+        # The zones of the sandbox's named: designs may name no others.
+        "zones": dns_info.zones,
         # The examples' gitosis-admin lives on the sandbox's git server.
         "gitosis": {
             "remotes": {"gitosis@freyr.websages.com:gitosis-admin.git": git_info.remote},
@@ -92,9 +94,10 @@ def up(state_dir: Path) -> dict[str, Any]:
                 "port": xmpp_info.port,
                 "allow_plaintext": True,
             },
-            # The sandbox trusts everyone on this machine; a real site names its operators.
+            # The sandbox trusts everyone on this machine (to redeploy and destroy too; approving a production
+            # host's change still takes a second person); a real site names its operators.
             "access": {
-                "deploy": ["irc:*!*@127.0.0.1", f"xmpp:alice@{xmpp_info.domain}"],
+                "destroy": ["irc:*!*@127.0.0.1", f"xmpp:alice@{xmpp_info.domain}"],
                 "status": ["irc:*!*@*", f"xmpp:*@{xmpp_info.domain}"],
             },
             "sources": {

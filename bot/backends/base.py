@@ -32,11 +32,17 @@ class Identity:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a message came from, and so where the answer goes."""
+    """Where a message came from, and so where the answer goes.
+
+    A private place that names an ``identity`` (an :attr:`Identity.id`) is that identity's
+    conversation: a backend sends there only while the target still belongs to it (an IRC nick or
+    a room nick can pass to someone else) and otherwise drops the line, with a log line.
+    """
 
     protocol: str
     target: str  # IRC: "#channel" or the sender's nick; XMPP: the room's JID or the sender's bare JID
     private: bool
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,10 @@ class Backend(ABC):
 
     @abstractmethod
     async def send(self, place: Place, text: str) -> None:
-        """Send one line (rate-limited); never raises because the network is down: it queues."""
+        """Send one line (rate-limited); never raises because the network is down: it queues.
+
+        To a private place with an identity, only while the identity holds it (see :class:`Place`).
+        """
 
     @abstractmethod
     async def stop(self) -> None:

@@ -4,6 +4,10 @@ One connection at a time. Each attempt gets a fresh reactor and connection, so n
 dying connection reports can reach the new one. Lines to send go through one outbox, written by
 one task at the rate the :class:`RateLimiter` allows, and only while the bot is registered and in
 its channels; while it is not, they wait there (up to ``max_queue`` lines).
+
+A line for a private place that names an identity goes out only if the nick still belongs to it:
+just before writing it the backend asks the server (USERHOST) whose the nick is now, and drops
+the line, with a log line, when it is someone else's or nobody's.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class _Outgoing:
     target: str
     text: str
     done: asyncio.Future[None] | None = None  # resolved when written, dropped, or the connection drops
+    identity: str = ""  # a private line: the nick!user@host it is for, checked just before it is written
 
     def release(self) -> None:
         if self.done is not None and not self.done.done():
@@ -129,6 +134,7 @@ class _Session:
     failed: dict[str, str] = field(default_factory=dict)  # folded → as configured: to retry later
     ready: bool = False
     drainer: asyncio.Task[None] | None = None
+    userhost_reply: asyncio.Future[list[str]] | None = None  # the USERHOST the drainer is waiting for
 
     def abort(self) -> None:
         transport = getattr(self.conn, "transport", None)
@@ -138,6 +144,15 @@ class _Session:
 
 def _fold(name: str) -> str:
     return str(irc.strings.lower(name))
+
+
+def _same_mask(one: str, other: str) -> bool:
+    """Whether two nick!user@host masks are the same (nick and host compared without case)."""
+    nick, _, userhost = one.partition("!")
+    other_nick, _, other_userhost = other.partition("!")
+    user, _, host = userhost.rpartition("@")
+    other_user, _, other_host = other_userhost.rpartition("@")
+    return _fold(nick) == _fold(other_nick) and user == other_user and host.lower() == other_host.lower()
 
 
 class IrcBackend(Backend):
@@ -162,9 +177,11 @@ class IrcBackend(Backend):
         connect_timeout: float = 30.0,
         max_queue: int = 200,
         max_line_bytes: int = 400,
+        identity_timeout: float = 10.0,
     ) -> None:
         """PING_INTERVAL: idle seconds before the bot pings the server; PING_TIMEOUT: idle seconds
-        after which the connection counts as dead; CONNECT_TIMEOUT: for TCP (and TLS) plus registration."""
+        after which the connection counts as dead; CONNECT_TIMEOUT: for TCP (and TLS) plus registration;
+        IDENTITY_TIMEOUT: how long a private line waits for the server to say whose its nick is."""
         self.host = host
         self.port = port
         self._nick = nick
@@ -179,6 +196,7 @@ class IrcBackend(Backend):
         self._connect_timeout = connect_timeout
         self._max_line_bytes = max_line_bytes
         self._max_queue = max_queue
+        self._identity_timeout = identity_timeout
         self._outbox: deque[_Outgoing] = deque()
         self._outbox_changed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -230,8 +248,9 @@ class IrcBackend(Backend):
         if not lines:
             return
         done = asyncio.get_running_loop().create_future() if self.connected else None
+        identity = place.identity if place.private else ""
         for index, line in enumerate(lines):
-            self._enqueue(_Outgoing(place.target, line, done if index == len(lines) - 1 else None))
+            self._enqueue(_Outgoing(place.target, line, done if index == len(lines) - 1 else None, identity))
         self._outbox_changed.set()
         if done is not None:
             await done
@@ -454,6 +473,11 @@ class IrcBackend(Backend):
         def cannot_send(conn: Any, event: Any) -> None:
             log.warning("cannot send to %s: %s", event.arguments[0], event.arguments[-1])
 
+        def userhost(conn: Any, event: Any) -> None:
+            waiter = session.userhost_reply
+            if waiter is not None and not waiter.done():
+                waiter.set_result(" ".join(event.arguments or ()).split())
+
         reactor.add_global_handler("all_raw_messages", handler(heard), -50)
         for event_type, callback in (
             ("cap", cap),
@@ -468,6 +492,7 @@ class IrcBackend(Backend):
             ("error", error),
             ("cannotsendtochan", cannot_send),
             ("nosuchnick", cannot_send),
+            ("userhost", userhost),
             *((failure, join_failed) for failure in _JOIN_FAILURES),
         ):
             reactor.add_global_handler(event_type, handler(callback))
@@ -497,6 +522,21 @@ class IrcBackend(Backend):
             if not self._outbox:
                 continue
             line = self._outbox.popleft()
+            if line.identity:
+                try:
+                    holder = await self._holder(session, line.target)
+                except BaseException:
+                    self._outbox.appendleft(line)  # the connection ends: the next one asks again
+                    raise
+                if holder is None or not _same_mask(holder, line.identity):
+                    log.warning(
+                        "not sending to %s: the nick is %s, not %s's who asked there; line dropped",
+                        line.target,
+                        f"now {holder}'s" if holder else "not in use (or the server did not say)",
+                        line.identity,
+                    )
+                    line.release()
+                    continue
             try:
                 session.conn.privmsg(line.target, line.text)
             except irc.client.MessageTooLong:
@@ -504,3 +544,21 @@ class IrcBackend(Backend):
             except irc.client.InvalidCharacters:
                 log.warning("line to %s has invalid characters: dropped", line.target)
             line.release()
+
+    async def _holder(self, session: _Session, nick: str) -> str | None:
+        """The nick!user@host that holds NICK now, as the server says (USERHOST), or None."""
+        reply: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        session.userhost_reply = reply
+        try:
+            session.conn.userhost([nick])
+            entries = await asyncio.wait_for(reply, self._identity_timeout)
+        except TimeoutError:
+            log.warning("no USERHOST answer about %s within %.0f s", nick, self._identity_timeout)
+            return None
+        finally:
+            session.userhost_reply = None
+        for entry in entries:  # nick[*]=[+-]user@host; * marks an operator, +/- here/away
+            name, sep, userhost = entry.partition("=")
+            if sep and _fold(name.rstrip("*")) == _fold(nick):
+                return f"{name.rstrip('*')}!{userhost[1:]}"
+        return None

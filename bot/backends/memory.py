@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from bot.backends.base import Backend, Identity, Message, MessageHandler, Place
+
+log = logging.getLogger("jarvis.bot.memory")
 
 
 class MemoryBackend(Backend):
@@ -13,6 +16,8 @@ class MemoryBackend(Backend):
     def __init__(self, nick: str = "jarvis") -> None:
         self._nick = nick
         self.sent: list[tuple[Place, str]] = []
+        self.dropped: list[tuple[Place, str]] = []  # private lines whose nick had passed to someone else
+        self.holders: dict[str, str] = {}  # nick -> the identity that spoke under it last
         self._inbox: asyncio.Queue[Message | None] = asyncio.Queue()
         self._running = False
 
@@ -31,7 +36,12 @@ class MemoryBackend(Backend):
         self._running = False
 
     async def send(self, place: Place, text: str) -> None:
-        self.sent.extend((place, line) for line in text.splitlines() or [""])
+        lines = [(place, line) for line in text.splitlines() or [""]]
+        if place.private and place.identity and self.holders.get(place.target) != place.identity:
+            log.warning("not sending to %s: the nick is not %s's now; dropped", place.target, place.identity)
+            self.dropped.extend(lines)
+            return
+        self.sent.extend(lines)
 
     async def stop(self) -> None:
         await self._inbox.put(None)
@@ -39,6 +49,7 @@ class MemoryBackend(Backend):
     async def say(self, text: str, *, who: str = "alice!alice@ops.example.com", room: str | None = "#ops") -> None:
         """Deliver TEXT from WHO (an identity id) in ROOM, or privately when ROOM is None."""
         nick = who.split("!", 1)[0]
+        self.holders[nick] = who
         place = Place(self.protocol, room or nick, private=room is None)
         await self._inbox.put(Message(place, Identity(self.protocol, who, nick), text))
 

@@ -4,7 +4,9 @@ Identities: in a private chat the sender's bare JID (the server vouches for it);
 occupant's real bare JID when the room shows it to the bot, else an empty ``id`` (a nick is no
 identity). A private message through a room (from ``room@muc/nick``) is answered there, so its
 place's target is that full occupant JID. Room history and other delayed messages are never
-delivered: an old command must not run again because the bot rejoined a room.
+delivered: an old command must not run again because the bot rejoined a room. A line for such a
+private place through a room goes out only while the occupant there is still the identity (real JID)
+it is for: a room nick can pass to someone else.
 
 The backend owns reconnection: slixmpp's own retry schedule is cancelled after each attempt and
 :class:`~bot.backends.base.Backoff` decides when to try again; keepalive pings (XEP-0199) abort a
@@ -303,6 +305,13 @@ class XmppBackend(Backend):
         identity = Identity(self.protocol, sender.bare, sender.user)
         return Message(Place(self.protocol, sender.bare, private=True), identity, body)
 
+    def _holds(self, place: Place) -> bool:
+        """Whether the private PLACE still reaches its identity: an account itself, or a room occupant's real JID."""
+        target = JID(place.target)
+        if target.bare in self._rooms and target.resource:
+            return self._real_jid(target.bare, target.resource) == JID(place.identity).bare
+        return target.bare == JID(place.identity).bare
+
     def _real_jid(self, room: str, nick: str) -> str:
         """The occupant's real bare JID, or "" when the room hides it from the bot."""
         if self._client is None:
@@ -321,6 +330,9 @@ class XmppBackend(Backend):
     def _transmit(self, place: Place, text: str) -> None:
         if self._client is None:
             self._enqueue(place, text)
+            return
+        if place.private and place.identity and not self._holds(place):
+            log.warning("not sending to %s: it is not %s's now; message dropped", place.target, place.identity)
             return
         self._client.send_message(mto=JID(place.target), mbody=text, mtype="chat" if place.private else "groupchat")
 

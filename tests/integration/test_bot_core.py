@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR = "alice!alice@127.0.0.1"
+SECOND = "bob!bob@127.0.0.1"  # another operator: the second person of a production host's change
 STRANGER = "mallory!m@203.0.113.9"
 
 
@@ -37,7 +39,7 @@ def bot_config(jarvis_config: Config, design_server: designs.DesignServerInfo) -
         jarvis_config,
         bot={
             "nick": "jarvis",
-            "access": {"deploy": [f"test:{OPERATOR}"], "status": ["test:*!*@*"]},
+            "access": {"destroy": [f"test:{OPERATOR}", f"test:{SECOND}"], "status": ["test:*!*@*"]},
             "sources": {
                 "urls": {"allowed_hosts": ["127.0.0.1"], "allow_private": True, "ca_file": design_server.ca_file},
                 "directories": [design_server.directory],
@@ -103,6 +105,7 @@ def test_deploy_from_a_url_announces_every_stage_and_ready(
     assert "SHA256:" in ready
     stages = [line.split(": ", 1)[1].split(" - ")[0] for line in session.backend.lines() if line.startswith("baldr: ")]
     assert stages == [
+        "production_check",
         "credentials",
         "instance",
         "address",
@@ -141,8 +144,12 @@ def test_deploy_from_ldap(session: Session, world: dict) -> None:
 
 
 def test_strangers_may_ask_status_but_not_deploy(session: Session, design_server: designs.DesignServerInfo) -> None:
-    session.say(f"jarvis: deploy {publish(design_server, 'vali')}", who=STRANGER)
-    assert session.wait_for(lambda line: "sorry mallory, you may not deploy" in line)
+    url = publish(design_server, "vali")
+    session.say(f"jarvis: deploy {url}", who=STRANGER)
+    assert (
+        session.wait_for(lambda line: line.startswith("sorry"))
+        == f"sorry mallory, deploying {url} needs the deploy role"
+    )
     session.say("jarvis: status vali", who=STRANGER)
     assert session.wait_for(lambda line: line == "vali: no deployment recorded")
     session.say("jarvis: dance", who=STRANGER)
@@ -221,9 +228,10 @@ def test_cancel_and_status_of_everything(session: Session, design_server: design
     assert session.wait_for(lambda line: "canceling vidar" in line or "no deployment running" in line)
 
 
-def test_redeploying_a_production_host_asks_for_confirmation(
+def test_redeploying_a_production_host_needs_a_second_person(
     session: Session, design_server: designs.DesignServerInfo, world: dict
 ) -> None:
+    """The CMDB (the sandbox's slapd) says production: alice's redeploy waits until bob approves it."""
     session.say(f"jarvis: deploy {publish(design_server, 'ullr2')}")
     session.wait_for(lambda line: line.startswith("ullr2 is ready at"))
     ldap = world["ldap"]
@@ -232,24 +240,49 @@ def test_redeploying_a_production_host_asks_for_confirmation(
         conn.modify(f"cn=ullr2,{ldap['hosts_dn']}", {"jarvisProduction": [(ldap3.MODIFY_REPLACE, ["TRUE"])]})
     finally:
         conn.unbind()
-    session.say("jarvis: redeploy ullr2")
-    assert session.wait_for(lambda line: line == "ullr2 is in production: say 'redeploy ullr2 confirm' to tear it down")
     start = len(session.backend.lines())
-    session.say("jarvis: redeploy ullr2 confirm")
-    assert session.wait_for(lambda line: "redeploying ullr2" in line, since=start)
+    session.say("jarvis: redeploy ullr2")  # no 'confirm' step first: the approval is the one gate
+    request_id = approval_asked(session, "ullr2", since=start)
+    session.say(f"jarvis: approve {request_id}")
+    assert session.wait_for(lambda line: "is your own request" in line, since=start).startswith(
+        f"sorry alice, {request_id} (redeploying ullr2 for alice) is your own request"
+    )
+    session.say(f"jarvis: approve {request_id}", who=SECOND)
+    approved = session.wait_for(lambda line: line.startswith(f"bob: approved {request_id}"), since=start)
+    deployment_id = approved.rsplit("(deployment ", 1)[1].rstrip(")")
     assert session.wait_for(lambda line: line.startswith("ullr2: production_check"), since=start)
     assert session.wait_for(lambda line: line.startswith("ullr2 is ready at"), timeout=300, since=start)
+    record = session.bot.orchestrator.store.deployment(deployment_id)
+    assert record is not None and record["kind"] == "redeploy" and record["options"]["force"] is True
+    assert record["options"]["approval"].startswith(f"{request_id} approved by bob (test {SECOND}) at ")
+    assert record["requested_by"] == f"alice (test {OPERATOR})"
 
 
-def test_destroy_asks_for_confirmation_then_announces_the_end(session: Session) -> None:
-    """ullr2, redeployed by the test above, is destroyed from chat."""
+def test_destroying_a_production_host_needs_a_second_person(session: Session) -> None:
+    """ullr2, redeployed by the test above and still in production, is destroyed from chat."""
     session.say("jarvis: destroy ullr2")
     assert session.wait_for(lambda line: "say destroy <host> confirm" in line)
     session.say("jarvis: destroy nobody-here confirm")
     assert session.wait_for(lambda line: line.startswith("nobody-here: no deployment recorded"))
+    start = len(session.backend.lines())
     session.say("jarvis: destroy ullr2 confirm")
-    assert session.wait_for(lambda line: "destroying ullr2" in line)
-    assert session.wait_for(lambda line: line.startswith("ullr2: forget"))
-    assert session.wait_for(lambda line: line.startswith("ullr2 is destroyed"), timeout=300)
+    request_id = approval_asked(session, "ullr2", since=start)
+    assert not any("destroying ullr2" in line for line in session.backend.lines()[start:])
+    session.say(f"jarvis: approve {request_id}", who=SECOND)
+    assert session.wait_for(lambda line: line.startswith(f"bob: approved {request_id}: destroying ullr2 for alice"))
+    assert session.wait_for(lambda line: line.startswith("ullr2: forget"), since=start)
+    assert session.wait_for(lambda line: line.startswith("ullr2 is destroyed"), timeout=300, since=start)
     session.say("jarvis: status ullr2")
     assert session.wait_for(lambda line: line.startswith("ullr2: destroyed at"))
+
+
+def approval_asked(session: Session, host: str, since: int) -> str:
+    """The request id of the approval the bot asked for about HOST (said from the SINCE-th line on)."""
+    line = session.wait_for(lambda line: line.startswith(f"{host} is in production: a second person"), since=since)
+    match = re.fullmatch(
+        rf"{host} is in production: a second person with the destroy role must say 'approve (r-[0-9a-f]{{6}})' "
+        r"within 15 minutes",
+        line,
+    )
+    assert match, line
+    return match[1]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dns.message
@@ -77,3 +80,62 @@ def test_one_failing_host_does_not_stop_the_others(jarvis_env: dict, tmp_path: P
     assert "1 of 2 hosts ready; failed: hod" in proc.stdout
     assert "ullr.websages.com: READY" in proc.stdout
     assert "hod.websages.com: FAILED" in proc.stdout and "failed at stage instance" in proc.stdout
+
+
+def test_cancel_of_one_host_of_a_two_host_run_lets_the_other_end_ready(
+    jarvis_env: dict, jarvis_config: Config, world: dict, tmp_path: Path
+) -> None:
+    """`jarvis cancel thor13` while odin13 and thor13 deploy in one (local) run: thor13 stops at its next stage
+    boundary, odin13 ends ready; then `jarvis destroy --cluster FILE` names both hosts and tears them down."""
+    design = {
+        "defaults": {"provider": "ec2", "image": "Debian 12", "region": "Atlanta", "size": 512},
+        "instances": [
+            {"hostname": "odin13", "fqdn": "odin13.websages.com"},
+            {"hostname": "thor13", "fqdn": "thor13.websages.com"},
+        ],
+    }
+    design_file = tmp_path / "pair.yml"
+    design_file.write_text(yaml.safe_dump(design))
+
+    def jarvis(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "orchestrator.cli", *args]
+        return subprocess.run(argv, capture_output=True, text=True, env=jarvis_env, timeout=900)  # noqa: S603
+
+    store = DeploymentStore(jarvis_config.store_path)
+    deploying = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "orchestrator.cli", "deploy", str(design_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=jarvis_env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while (host := store.host_status("thor13")) is None or host.stage in (None, "validate"):
+            assert deploying.poll() is None and time.monotonic() < deadline, "thor13 never started"
+            time.sleep(0.2)
+        canceled = jarvis("cancel", "thor13")
+        assert canceled.returncode == 0, canceled.stderr
+        assert canceled.stdout.startswith(f"canceling thor13 alone (deployment {host.deployment_id}) at its next stage")
+        assert canceled.stdout.rstrip().endswith("; odin13 goes on")
+        output, _ = deploying.communicate(timeout=900)
+    finally:
+        if deploying.poll() is None:
+            deploying.kill()
+    assert deploying.returncode == 1 and "1 of 2 hosts ready; canceled: thor13" in output, output
+    odin, thor = store.host_status("odin13"), store.host_status("thor13")
+    assert odin is not None and odin.state == "ready", odin and odin.reason
+    assert thor is not None and (thor.state, thor.reason) == ("canceled", "canceled alone by request"), thor
+    assert {stage.stage: stage.state for stage in thor.stages}[thor.stage or ""] == "not_run", "stopped before it"
+    assert resolve(world, "odin13.websages.com") == [odin.facts["ip"]]
+
+    status = json.loads(jarvis("status", "odin13", "--json").stdout)
+    digest = hashlib.sha256(design_file.read_bytes()).hexdigest()
+    assert status["design"] == {"digest": digest, "source": str(design_file)}
+
+    destroyed = jarvis("destroy", "--cluster", str(design_file))
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    listed = destroyed.stdout.splitlines()[0]
+    assert listed == f"destroying cluster {design_file} ({odin.deployment_id}): odin13, thor13"
+    assert "2 of 2 hosts destroyed" in destroyed.stdout
+    assert resolve(world, "odin13.websages.com") == []

@@ -59,6 +59,7 @@ def test_loki_deploys_and_is_ready(first_deploy: tuple[str, list[Transition]], j
     assert host.state == "ready", host.reason
     started = [t.stage for t in transitions if t.state == "running"]
     assert started == [
+        "production_check",
         "credentials",
         "instance",
         "address",
@@ -150,7 +151,7 @@ def test_status_from_another_process(first_deploy: tuple[str, list[Transition]],
         ).stdout
     )
     assert payload["state"] == "ready" and payload["host"] == "loki"
-    assert [stage["stage"] for stage in payload["stages"]][:3] == ["validate", "credentials", "instance"]
+    assert [stage["stage"] for stage in payload["stages"]][:3] == ["validate", "production_check", "credentials"]
 
 
 def test_secrets_never_leak(

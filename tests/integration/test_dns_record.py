@@ -169,3 +169,21 @@ def test_a_cname_beside_other_data_fails_clearly(named_server: DnsInfo) -> None:
     )
     assert clash.get("failed"), clash
     assert "serves nothing instead: does a CNAME clash" in clash["msg"]
+
+
+def test_dns_record_info_reads_what_the_server_holds(named_server: DnsInfo) -> None:
+    env = named_server.env()
+    args = {"record": "vidar-info.websages.com", "type": "A", "values": ["10.201.0.21", "10.201.0.20"], "ttl": 900}
+    assert_ok(run_module("dns_record", args, env=env), changed=True)
+    for check in (False, True):
+        read = run_module(
+            "dns_record_info", {"record": "vidar-info.websages.com", "zone": "websages.com"}, check=check, env=env
+        )
+        assert_ok(read, changed=False)
+        assert (read["exists"], read["values"], read["ttl"]) == (True, ["10.201.0.20", "10.201.0.21"], 900)
+        assert (read["record"], read["type"], read["zone"]) == ("vidar-info.websages.com.", "A", "websages.com.")
+    missing = run_module("dns_record_info", {"record": "nobody-info.websages.com"}, env=env)
+    assert_ok(missing, changed=False)
+    assert (missing["exists"], missing["values"], missing["ttl"], missing["zone"]) == (False, [], None, "websages.com.")
+    outside = run_module("dns_record_info", {"record": "vidar.example.org", "zone": "websages.com"}, env=env)
+    assert outside["failed"] is True and outside["msg"] == "record vidar.example.org. is not inside zone websages.com."

@@ -130,3 +130,30 @@ def test_an_unreachable_endpoint_fails_clearly_without_leaking_the_secret(ec2_sa
     assert result["failed"] is True
     assert result["msg"] == f"looking up the instance of web1 failed: cannot connect to {dead}"
     assert ec2_sandbox.secret_key not in result["_stdout"]
+
+
+def test_the_owner_mark_is_set_checked_in_every_mode_and_adopted(ec2_sandbox: ec2.Ec2Info, ssh_key: Path) -> None:
+    args = launch_args(ec2_sandbox, "web3", ssh_key, owner="Web3.websages.com.", state="present", wait=False)
+    instance = ec2_instance(ec2_sandbox, args)["instance"]
+    assert (instance["owner"], instance["tags"]["jarvis:owner"]) == ("web3.websages.com", "web3.websages.com")
+    assert ec2_instance(ec2_sandbox, args)["changed"] is False
+
+    theirs = {**args, "owner": "web3.example.org"}
+    refusal = (
+        f"instance {instance['id']} (Name=web3) carries the owner mark of web3.websages.com: jarvis did not create "
+        "it for web3.example.org; adopt: true takes it over"
+    )
+    for extra, check in (({}, False), ({"state": "absent"}, True), ({"state": "absent"}, False)):
+        refused = ec2_instance(ec2_sandbox, {**theirs, **extra}, check=check)
+        assert (refused["failed"], refused["msg"], refused["changed"]) == (True, refusal, False)
+        assert refused["instance"]["id"] == instance["id"], "the refusal still says what exists"
+
+    adopted = ec2_instance(ec2_sandbox, {**theirs, "adopt": True})
+    assert adopted["changed"] is True
+    assert adopted["actions"] == [
+        f"adopted instance {instance['id']} (Name=web3) (owner mark of web3.websages.com) for web3.example.org",
+        f"tagged instance {instance['id']}: jarvis:owner=web3.example.org",
+    ]
+    assert adopted["instance"]["owner"] == "web3.example.org"
+    gone = ec2_instance(ec2_sandbox, {"name": "web3", "owner": "web3.example.org", "state": "absent", "wait": False})
+    assert gone["changed"] is True

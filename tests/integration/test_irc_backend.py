@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import signal
@@ -296,3 +297,36 @@ def test_reconnects_when_the_server_stops_answering(own_ngircd: tuple[Path, IrcI
 )
 def test_split_message(text: str, expected: list[str]) -> None:
     assert split_message(text, limit=5) == expected
+
+
+def test_a_private_line_goes_only_to_the_identity_it_is_for(
+    jarvis: RunningBot, ngircd_server: IrcInfo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Who holds a nick can change: a line for erin's identity reaches erin, or nobody (the log says why)."""
+    info, mask = ngircd_server, "erin!~erin@127.0.0.1"
+    for_erin = Place("irc", "erin", private=True, identity=mask)
+    caplog.set_level(logging.WARNING, logger="jarvis.bot.irc")
+    with IrcPerson(info.host, info.port, "erin", user="erin") as erin:
+        jarvis.call(jarvis.backend.send(for_erin, "for erin"))
+        [line] = erin.messages_from("jarvis", 1, target="erin")
+        assert line.text == "for erin"
+    with IrcPerson(info.host, info.port, "watcher") as watcher:  # until the server has seen erin's QUIT
+        deadline = time.monotonic() + 5
+        while True:
+            watcher.send_raw("ISON erin")
+            if not watcher.wait_for(lambda line: line.command == "303").text.split():
+                break
+            assert time.monotonic() < deadline, "erin is still on the server"
+            time.sleep(0.05)
+    jarvis.call(jarvis.backend.send(for_erin, "while erin is away"))
+    with IrcPerson(info.host, info.port, "erin", user="mallory") as mallory:
+        jarvis.call(jarvis.backend.send(for_erin, "not for mallory"))
+        jarvis.call(jarvis.backend.send(Place("irc", "erin", private=True), "for whoever is erin now"))
+        [line] = mallory.messages_from("jarvis", 1, target="erin")
+        assert line.text == "for whoever is erin now", "the lines for erin's identity went nowhere"
+    dropped = [record.getMessage() for record in caplog.records if "line dropped" in record.getMessage()]
+    assert dropped == [
+        f"not sending to erin: the nick is not in use (or the server did not say), not {mask}'s who asked there; "
+        "line dropped",
+        f"not sending to erin: the nick is now erin!~mallory@127.0.0.1's, not {mask}'s who asked there; line dropped",
+    ]

@@ -267,3 +267,18 @@ def test_roles_are_a_set_and_an_empty_list_removes_them(
     assert "remove jarvisRole" in result["actions"]
     entry = host_entry(directory, slapd_server, "vali")
     assert entry is not None and "jarvisRole" not in entry
+
+
+def test_owner_and_approval_are_recorded(slapd_server: LdapInfo, ldap_env: dict[str, str], directory: ldap3.Connection):
+    approval = "r-1a2b3c approved by irc:bob!~bob@ops.example.com at 2026-12-01 10:00:00 UTC"
+    args = {"name": "hermod", "fqdn": "hermod.websages.com", "owner": "Hermod.WebSages.com.", "approval": approval}
+    result = run_module("ldap_host", args, env=ldap_env)
+    ok(result, changed=True)
+    assert "set jarvisOwner to hermod.websages.com" in result["actions"]
+    entry = host_entry(directory, slapd_server, "hermod")
+    assert entry is not None
+    assert (entry["jarvisOwner"], entry["jarvisApproval"]) == (["hermod.websages.com"], [approval])
+    ok(run_module("ldap_host", {**args, "owner": "hermod.websages.com"}, env=ldap_env), changed=False)
+    ok(run_module("ldap_host", {"name": "hermod", "approval": ""}, env=ldap_env), changed=True)
+    entry = host_entry(directory, slapd_server, "hermod")
+    assert entry is not None and "jarvisApproval" not in entry and entry["jarvisOwner"] == ["hermod.websages.com"]

@@ -67,6 +67,8 @@ def test_an_entry_is_read_and_decoded(cmdb: dict[str, Any]) -> None:
         "root_public_key": "ssh-ed25519 AAAAroot root@vidar",
         "ssh_fingerprints": ["SHA256:aaaa", "SHA256:bbbb"],
         "deployed_by": "whitejs",
+        "owner": "vidar.websages.com",  # no jarvisOwner: a jarvisHost entry is its jarvisFqdn's
+        "approval": None,
     }
     stored = cmdb["entry"]["jarvisDeployedAt"][0]
     assert deployed_at == f"{stored[:4]}-{stored[4:6]}-{stored[6:8]}T{stored[8:10]}:{stored[10:12]}:{stored[12:14]}Z"

@@ -176,6 +176,8 @@ def test_host_vars_are_the_decoded_cmdb_facts(listing: dict[str, Any]) -> None:
         "jarvis_cmdb_root_public_key": "ssh-ed25519 AAAAroot root@loki",
         "jarvis_cmdb_ssh_fingerprints": ["SHA256:aaaa", "SHA256:bbbb"],
         "jarvis_cmdb_deployed_by": "whitejs",
+        "jarvis_cmdb_owner": "loki.websages.com",  # no jarvisOwner: a jarvisHost entry is its jarvisFqdn's
+        "jarvis_cmdb_approval": None,
     }
     assert len(deployed_at) == 20 and deployed_at.endswith("Z") and deployed_at[10] == "T"
     assert hostvars["loki"]["ansible_host"] == "10.201.100.11"
@@ -183,6 +185,7 @@ def test_host_vars_are_the_decoded_cmdb_facts(listing: dict[str, Any]) -> None:
     assert hostvars["thor"]["jarvis_cmdb_production"] is False
     assert hostvars["thor"]["jarvis_cmdb_roles"] == []
     assert hostvars["thor"]["jarvis_cmdb_fqdn"] is None
+    assert hostvars["thor"]["jarvis_cmdb_owner"] is None
 
 
 def test_graph_shows_the_groups(cmdb: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import subprocess
@@ -228,3 +229,24 @@ def test_credentials_come_through_the_linode_action_group(linode_sandbox: linode
     assert result.get("failed") is not True, result.get("msg")
     assert result["changed"] is False
     assert linode_sandbox.token not in proc.stdout + proc.stderr
+
+
+def test_the_owner_mark_is_a_tag_hashed_past_50_characters(linode_sandbox: linode.LinodeInfo, ssh_key: Path) -> None:
+    owner = "a-rather-long-hostname.of-a-department.websages.com"  # jarvis-owner:<it> would be 64 characters
+    args = create_args("web5", ssh_key, owner=owner, state="present", wait=False)
+    instance = linode_instance(linode_sandbox, args)["instance"]
+    mark = "jarvis-owner:sha256:" + hashlib.sha256(owner.encode()).hexdigest()[:30]
+    assert instance["tags"] == sorted(["jarvis-test", mark]) and instance["owner"] == owner
+    assert linode_instance(linode_sandbox, args)["changed"] is False
+    unknown = linode_instance(linode_sandbox, {"label": "web5", "state": "absent"}, check=True)
+    assert unknown["instance"]["owner"] == mark[len("jarvis-owner:") :], "without owner, the hash reads as itself"
+
+    theirs = {**args, "owner": "web5.websages.com"}
+    refused = linode_instance(linode_sandbox, {**theirs, "state": "absent"}, check=True)
+    assert refused["failed"] is True and refused["instance"]["id"] == instance["id"]
+    assert refused["msg"].startswith(f"Linode {instance['id']} (label web5) carries the owner mark of sha256:")
+    adopted = linode_instance(linode_sandbox, {**theirs, "adopt": True})
+    assert adopted["changed"] is True and adopted["instance"]["owner"] == "web5.websages.com"
+    assert adopted["instance"]["tags"] == ["jarvis-owner:web5.websages.com", "jarvis-test"], "one owner tag"
+    gone = linode_instance(linode_sandbox, {"label": "web5", "owner": "web5.websages.com", "state": "absent"})
+    assert gone["changed"] is True

@@ -136,6 +136,8 @@ def test_the_playbook_ran_on_the_worker_with_the_shipped_collection(
     assert any("/roles/pipeline/tasks/ready.yml:" in path for path in task_paths)
     for path in task_paths:
         assert path.startswith(remote_worker.work_dir + "/jarvis-"), path
+        if "/project/main.json:" in path:  # the rendered play's own tasks: each stage's cancel check
+            continue
         assert "/project/collections/ansible_collections/jarvis/deploy/roles/pipeline/tasks/" in path
         assert not path.startswith(str(COLLECTION_PATH))
     assert list(Path(remote_worker.work_dir).iterdir()) == [], "the worker's job dir should be deleted"

@@ -80,6 +80,6 @@ def test_resume_continues_from_the_failed_stage(
     assert states["dns"][0] == states["ssh"][0] == "skipped"
     assert states["puppet_run"][0] == "changed" and states["ready"][0] == "ok"
     started = [line.split()[3].rstrip(":") for line in proc.stdout.splitlines() if " -> " in line]
-    assert started[:2] == ["credentials", "puppet_run"], started
+    assert started[:3] == ["production_check", "credentials", "puppet_run"], started
     with pytest.raises(DeploymentError, match="no failed deployment to resume"):
         runner.record_resume("bil", "pytest")

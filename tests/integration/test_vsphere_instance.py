@@ -62,6 +62,7 @@ def test_running_in_four_beats_gives_a_host_that_answers_ssh(
         "cpus": 2,
         "memory_mb": 2048,
         "datacenter": info.datacenter,
+        "owner": None,
     }
 
     created = vsphere_instance(info, args)
@@ -79,6 +80,7 @@ def test_running_in_four_beats_gives_a_host_that_answers_ssh(
         "cpus": 2,
         "memory_mb": 2048,
         "datacenter": info.datacenter,
+        "owner": None,
     }
     ip = instance["private_ip"]
     assert ipaddress.ip_address(ip) in ipaddress.ip_network(info.subnet)
@@ -201,3 +203,28 @@ def test_bad_logins_fail_clearly_without_leaking_the_password(vsphere_sandbox: v
     assert dead["msg"].startswith(f"cannot connect to vCenter {info.host}:9: ")
     for result in (wrong, untrusted, dead):
         assert info.password not in result["_stdout"]
+
+
+def test_the_owner_mark_is_a_line_of_the_vms_notes(vsphere_sandbox: vsphere.VsphereInfo, ssh_key: Path) -> None:
+    info = vsphere_sandbox
+    args = clone_args(info, "web6", ssh_key, owner="web6.websages.com", state="stopped")
+    planned = vsphere_instance(info, args, check=True, diff=True)
+    assert planned["diff"]["after"]["owner"] == "web6.websages.com"
+    instance = vsphere_instance(info, args)["instance"]
+    assert instance["owner"] == "web6.websages.com"
+    assert vsphere_instance(info, args)["changed"] is False
+
+    theirs = {**args, "owner": "web6.example.org"}
+    refused = vsphere_instance(info, {**theirs, "state": "absent"}, check=True)
+    assert refused["failed"] is True and refused["instance"]["id"] == instance["id"]
+    assert refused["msg"] == (
+        f"VM web6 ({instance['id']}) carries the owner mark of web6.websages.com: jarvis did not create it for "
+        "web6.example.org; adopt: true takes it over"
+    )
+    adopted = vsphere_instance(info, {**theirs, "adopt": True})
+    assert adopted["changed"] is True and adopted["instance"]["owner"] == "web6.example.org"
+    assert adopted["actions"] == [
+        f"adopted VM web6 ({instance['id']}) (owner mark of web6.websages.com) for web6.example.org"
+    ]
+    assert vsphere_instance(info, theirs)["changed"] is False
+    assert vsphere_instance(info, {**theirs, "state": "absent"})["changed"] is True

@@ -291,3 +291,30 @@ def test_stop_ends_run_even_without_a_server(prosody_server: XmppInfo) -> None:
         assert time.monotonic() - started < 1.0
 
     run(scenario)
+
+
+def test_a_private_line_through_a_room_goes_only_to_the_identity_it_is_for(prosody_server: XmppInfo) -> None:
+    """A room nick can pass to someone else: a line for alice's real JID reaches alice, or nobody."""
+    info = prosody_server
+    room = info.room("handover")
+    for_alice = Place("xmpp", f"{room}/al", private=True, identity=info.jid("alice"))
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with running(make_backend(info, [room]), recorder) as backend:
+            async with XmppPerson(info, "alice") as alice:
+                await alice.join(room, "al")
+                alice.say(room, "alice is here")
+                await recorder.expect("alice is here")
+                await backend.send(for_alice, "for alice")
+                assert (await alice.expect(f"{room}/jarvis")).body == "for alice"
+            async with XmppPerson(info, "mallory") as mallory:
+                await mallory.join(room, "al")
+                mallory.say(room, "mallory is al now")
+                await recorder.expect("mallory is al now")  # the bot has seen her join
+                await backend.send(for_alice, "not for mallory")
+                await backend.send(Place("xmpp", f"{room}/al", private=True), "for whoever is al now")
+                heard = await mallory.expect(f"{room}/jarvis")
+                assert (heard.body, heard.kind) == ("for whoever is al now", "chat")
+
+    run(scenario)

@@ -72,3 +72,18 @@ def ec2_client(world: dict) -> Any:
         aws_access_key_id=info["access_key"],
         aws_secret_access_key=info["secret_key"],
     )
+
+
+def ec2_instances(world: dict, hostname: str) -> list[dict[str, Any]]:
+    """The sandbox EC2's instances named HOSTNAME that are not terminated (or terminating)."""
+    client = ec2_client(world)
+    try:
+        found = client.describe_instances(Filters=[{"Name": "tag:Name", "Values": [hostname]}])
+    finally:
+        client.close()
+    return [
+        instance
+        for reservation in found["Reservations"]
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] not in ("terminated", "shutting-down")
+    ]

@@ -1,8 +1,8 @@
 """The AWX executor against the AWX double (tests/support/awx_double.py), without the sandbox.
 
 AWX cannot run here; the double serves the job templates of awx/assets.yml and really runs their
-playbooks with ansible-runner. No sandbox server is up, so these jobs end early (the credentials stage
-has no vault password file), which is enough to see what jarvis sends, how events come back (in counter
+playbooks with ansible-runner. No sandbox server is up, so these jobs end early (the production_check stage
+finds no CMDB to read), which is enough to see what jarvis sends, how events come back (in counter
 order, across pages, late and shuffled), and how refusals, bad tokens, cancels and timeouts end.
 """
 
@@ -41,7 +41,8 @@ def make_job(tmp_path: Path, kind: str = "deploy", from_stage: str | None = None
         stages = [
             stage
             for stage in stages
-            if stage.id == "credentials" or stages.index(stage) >= [s.id for s in stages].index(from_stage)
+            if stage.id in ("production_check", "credentials")
+            or stages.index(stage) >= [s.id for s in stages].index(from_stage)
         ]
     return Job(
         private_dir=tmp_path / "run",
@@ -76,7 +77,7 @@ def test_launch_sends_the_design_and_events_come_back_in_order_across_pages(
     ) as double:
         status = executor(double).execute(job, events.append, lambda: False)
         stored = double.jobs[1].events
-    assert status == "failed"  # no vault password file here: the credentials stage fails
+    assert status == "failed"  # no CMDB here: the production_check stage, the first, fails
     assert [event["counter"] for event in events] == list(range(1, len(stored) + 1))
     (launch,) = double.launches
     assert launch["extra_vars"]["instances"] == job.hosts
@@ -86,7 +87,7 @@ def test_launch_sends_the_design_and_events_come_back_in_order_across_pages(
     assert "tsig-secret-value" not in json.dumps(launch), "credentials are AWX's, never sent"
     failed = [event for event in events if event["event"] == "runner_on_failed"]
     assert failed and failed[0]["event_data"]["host"] == "loki"
-    assert failed[0]["event_data"]["task_path"].split(":")[0].endswith("/roles/pipeline/tasks/credentials.yml")
+    assert failed[0]["event_data"]["task_path"].split(":")[0].endswith("/roles/pipeline/tasks/production_check.yml")
     assert set(events[0]) >= {"event", "event_data", "counter", "uuid", "stdout"}
     pages = [path for method, path in double.requests if path.endswith("/job_events/")]
     assert len(pages) > 1

@@ -106,7 +106,8 @@ def test_every_playbook_stage_has_its_task_file(kind: str) -> None:
     tasks = REPO / "collections/ansible_collections/jarvis/deploy/roles/pipeline/tasks"
     for play in static_playbook(kind):
         for block in play["tasks"]:
-            name = block["block"][0]["ansible.builtin.import_role"]["tasks_from"]
+            (imported,) = [task for task in block["block"] if "ansible.builtin.import_role" in task]
+            name = imported["ansible.builtin.import_role"]["tasks_from"]
             assert (tasks / f"{name}.yml").exists()
 
 

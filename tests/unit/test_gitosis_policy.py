@@ -18,7 +18,7 @@ from ansible.module_utils.testing import patch_module_args
 from bot.sources import DesignSources, UrlPolicy
 from orchestrator._collection import PLAYBOOKS_PATH, REPO
 from orchestrator.config import Config, load_config
-from orchestrator.design import load_design_file, parse_design
+from orchestrator.design import DesignPolicy, load_design_file, parse_design
 from orchestrator.errors import ConfigError, DesignError
 
 SEED_REMOTE = "gitosis@freyr.websages.com:gitosis-admin.git"
@@ -168,7 +168,9 @@ def test_the_bot_checks_designs_it_loads_and_allows_none_unless_told(tmp_path: P
     design.write_text(legacy(SEED_REMOTE))
     with pytest.raises(DesignError, match="none are allowed"):
         DesignSources(UrlPolicy(), [tmp_path], None).load(str(design))
-    sources = DesignSources(UrlPolicy(), [tmp_path], None, gitosis_allowed=[SEED_REMOTE])
+    sources = DesignSources(
+        UrlPolicy(), [tmp_path], None, DesignPolicy(gitosis_allowed=[SEED_REMOTE], zones=["websages.com"])
+    )
     assert sources.load(str(design)).hosts[0]["gitosis_admin"] == SEED_REMOTE
 
 

@@ -64,6 +64,7 @@ SANDBOX = Config(
         "ssh_private_key": "/nonexistent/id_ed25519",
         "known_hosts": "/nonexistent/known_hosts",
     },
+    zones=["websages.com", "201.10.in-addr.arpa"],
 )
 
 

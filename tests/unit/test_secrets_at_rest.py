@@ -1,7 +1,8 @@
 """Secrets at rest: jarvis's home is private whatever the umask, and the redactor knows every secret.
 
-The last test runs a real ``jarvis deploy`` (no sandbox: the EC2 endpoint is a closed port, so the
-run ends at the instance stage, after the credentials stage has made a real root password).
+The last test runs a real ``jarvis deploy`` against a real slapd and named and moto's EC2, which refuses the
+design's AMI: the run passes production_check (which reads all three), the credentials stage makes a real root
+password, and the run ends at the instance stage.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from orchestrator.design import parse_design
 from orchestrator.executors import CancelCheck, EventHandler, Job
 from orchestrator.runner import DeploymentRunner, StoredRootPasswords, make_redactor
 from orchestrator.store import DeploymentStore
-from sandbox._process import free_port
+from sandbox import named, slapd
+from sandbox._process import free_port, wait_for_port
 from tests.support.secrets import assert_no_secret, assert_private_modes, home_files, known_secrets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -198,22 +200,55 @@ def test_every_entry_point_makes_what_it_writes_private(tmp_path: Path, monkeypa
     assert umask() == 0o077
 
 
-def test_a_deployment_under_umask_0_leaves_only_private_files_and_no_secret(tmp_path: Path) -> None:
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The credentials of a real slapd, a real named and moto's EC2 (validating AMIs), for one test."""
+    ldap = slapd.start(tmp_path / "slapd")
+    dns = named.start(tmp_path / "named")
+    port = free_port()
+    moto = subprocess.Popen(  # noqa: S603 - moto's own server, beside this interpreter
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "MOTO_ENABLE_AMI_VALIDATION": "true"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        yield {
+            "ldap": {"uri": ldap.uri, "bind_dn": ldap.bind_dn, "bind_password": ldap.bind_password},
+            "hosts_dn": ldap.hosts_dn,
+            "dns": {"server": dns.server, "port": dns.port, "key_name": dns.tsig_key_name},
+            "tsig": {"key_secret": dns.tsig_secret, "key_algorithm": dns.tsig_algorithm},
+            # moto refuses the design's AMI: the instance stage fails
+            "aws": {"endpoint_url": f"http://127.0.0.1:{port}", "region": "us-east-1"},
+        }
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+        named.stop(tmp_path / "named")
+        slapd.stop(tmp_path / "slapd")
+
+
+def test_a_deployment_under_umask_0_leaves_only_private_files_and_no_secret(
+    tmp_path: Path, servers: dict[str, Any]
+) -> None:
     """The real pipeline: credentials made (root password, hash, vault password), artifacts written."""
     etc = tmp_path / "etc"
     etc.mkdir()
     (etc / "vault-password").write_text(VAULT_PASSWORD + "\n")
     (etc / "design.yml").write_text(DESIGN)
-    aws = {
-        "access_key": "AKIAEXAMPLE",
-        "secret_key": "aws-secret-key-never-shown",
-        "endpoint_url": f"http://127.0.0.1:{free_port()}",  # nothing listens: the instance stage fails
-        "region": "us-east-1",
+    aws = {"access_key": "AKIAEXAMPLE", "secret_key": "aws-secret-key-never-shown", **servers["aws"]}
+    credentials = {
+        "aws": aws,
+        "ldap": {**servers["ldap"], "hosts_dn": servers["hosts_dn"]},
+        "dns": {**servers["dns"], **servers["tsig"]},
     }
     config_file = etc / "config.yml"
     config_file.touch(mode=0o600)
     config_file.write_text(
-        yaml.safe_dump({"vault_password_file": str(etc / "vault-password"), "credentials": {"aws": aws}})
+        yaml.safe_dump(
+            {"vault_password_file": str(etc / "vault-password"), "credentials": credentials, "zones": ["websages.com"]}
+        )
     )
     home = tmp_path / "home"
     env = {

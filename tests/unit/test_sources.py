@@ -22,6 +22,7 @@ from bot.backends.base import Identity, Message, Place
 from bot.core import Command, CommandCore
 from bot.sources import SourceError, UrlPolicy, _vet, address_problem, fetch_url
 from orchestrator.errors import DesignError
+from orchestrator.store import StoredDesign
 from sandbox.designs import make_certificate
 
 PUBLIC = ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8", "64:ff9b::808:808"]
@@ -366,16 +367,20 @@ class RecordingSources:
         raise DesignError("design", "expands to more than 20000 YAML nodes through its aliases")
 
 
-@pytest.mark.parametrize("command", ["deploy", "plan", "redeploy", "destroy"])
+@pytest.mark.parametrize("command", ["deploy", "plan", "redeploy"])
 def test_the_bot_loads_and_parses_designs_off_its_event_loop(command: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every command that reads a design (from a URL, LDAP or a file) does it in a worker thread."""
+    """Every command that reads a design (from a URL, LDAP or a file) does it in a worker thread.
+
+    (destroy, and redeploy without from-source, read it only to compare: tests/unit/test_chat_forms.py.)"""
     monkeypatch.setattr("bot.core.redeploy_facts", lambda config, host: {"jarvis_production": False})
     sources = RecordingSources()
     last = SimpleNamespace(source="cn=loki")
-    orchestrator = SimpleNamespace(config=None, store=SimpleNamespace(host_status=lambda name: last))
-    core = CommandCore(orchestrator, sources, AccessControl.from_config({"deploy": ["test:*"]}))  # type: ignore[arg-type]
+    built = StoredDesign("D0", "deploy", "successful", "cn=loki", "cn=loki", None, None, [{"hostname": "loki"}], {}, 0)
+    store = SimpleNamespace(host_status=lambda name: last, last_build=lambda name: built)
+    orchestrator = SimpleNamespace(config=None, store=store)
+    core = CommandCore(orchestrator, sources, AccessControl.from_config({"destroy": ["test:*"]}))  # type: ignore[arg-type]
     message = Message(Place("test", "#ops", False), Identity("test", "alice!a@example.com", "alice"), "")
-    args = {"deploy": ["cn=loki"], "plan": ["cn=loki"], "redeploy": ["loki"], "destroy": ["loki", "confirm"]}[command]
+    args = {"deploy": ["cn=loki"], "plan": ["cn=loki"], "redeploy": ["loki", "from-source"]}[command]
 
     async def ask() -> tuple[list[str], threading.Thread]:
         return await core.answer(None, message, Command(command, args)), threading.current_thread()  # type: ignore[arg-type]

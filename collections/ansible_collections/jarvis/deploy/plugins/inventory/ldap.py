@@ -13,7 +13,8 @@ description:
     M(jarvis.deploy.ldap_host_info) returns them in C(host) - C(jarvis_cmdb_fqdn), C(jarvis_cmdb_ip) (a list),
     C(jarvis_cmdb_provider), C(jarvis_cmdb_instance_id), C(jarvis_cmdb_region), C(jarvis_cmdb_roles) (a list),
     C(jarvis_cmdb_production) (a bool), C(jarvis_cmdb_standby), C(jarvis_cmdb_kernel), C(jarvis_cmdb_root_public_key),
-    C(jarvis_cmdb_ssh_fingerprints) (a list), C(jarvis_cmdb_deployed_at) (ISO 8601 UTC) and C(jarvis_cmdb_deployed_by).
+    C(jarvis_cmdb_ssh_fingerprints) (a list), C(jarvis_cmdb_deployed_at) (ISO 8601 UTC), C(jarvis_cmdb_deployed_by),
+    C(jarvis_cmdb_owner) (the jarvis identity the entry was made for) and C(jarvis_cmdb_approval).
     With O(use_ip), C(ansible_host) is the host's first valid address.
   - "Groups: C(provider_<provider>), C(role_<role>) for every role, and C(production) or C(not_production);
     characters not allowed in group names become C(_) (role C(web-front) gives C(role_web_front)).

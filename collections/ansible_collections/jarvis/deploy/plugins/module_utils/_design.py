@@ -171,13 +171,18 @@ def merge_mappings(overrides: dict | None) -> dict:
 
 
 def normalize(
-    design: object, mappings: dict | None = None, *, gitosis_allowed: Collection[str] | None = None
+    design: object,
+    mappings: dict | None = None,
+    *,
+    gitosis_allowed: Collection[str] | None = None,
+    zones: Collection[str] | None = None,
 ) -> list[dict]:
     """Validate a design document and return its hosts in the canonical (rich) form.
 
     ``mappings`` are the user's overrides of :data:`DEFAULT_MAPPINGS`. ``gitosis_allowed`` are the
     gitosis-admin remotes the config lets the controller reach (empty: none); a host naming another is
-    refused. None means this caller does not check: it re-normalises hosts that were checked before.
+    refused. ``zones`` are the DNS zones jarvis may write (empty: none); a host whose zone or reverse zone
+    is another is refused. None means this caller does not check: it re-normalises hosts checked before.
     """
     tables = merge_mappings(mappings)
     if not isinstance(design, dict):
@@ -202,7 +207,21 @@ def normalize(
         if host["hostname"] in seen:
             raise DesignError(f"{path}.hostname", f"{host['hostname']!r} is also used by {seen[host['hostname']]}")
         seen[host["hostname"]] = path
+        if zones is not None:
+            _check_zones(path, _raw, host, zones)
     return hosts
+
+
+def _check_zones(path: str, raw: dict, host: dict, zones: Collection[str]) -> None:
+    """Refuse a host whose records would go into a zone the site does not let jarvis write."""
+    allowed = sorted({zone.rstrip(".").lower() for zone in zones})
+    given = raw.get("dns") if isinstance(raw.get("dns"), dict) else {}
+    for key, zone in (("zone", host["dns"]["zone"]), ("reverse_zone", host["dns"]["reverse_zone"])):
+        if zone is None or zone in allowed:
+            continue
+        where = f"{path}.dns.{key}" if key in given else f"{path}.fqdn"
+        listed = f"jarvis may write only {', '.join(allowed)}" if allowed else "no zones are configured (zones:)"
+        raise DesignError(where, f"the zone {zone!r} is not one jarvis may write: {listed}")
 
 
 def _from_legacy(instance: object) -> dict:

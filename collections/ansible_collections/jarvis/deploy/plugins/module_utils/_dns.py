@@ -1,6 +1,7 @@
 # Private to this collection.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RFC 2136 dynamic updates with TSIG over TCP, behind the jarvis.deploy.dns_record and dns_pointers modules."""
+"""RFC 2136 dynamic updates with TSIG over TCP, behind the jarvis.deploy.dns_record and dns_pointers modules,
+and the signed reads of jarvis.deploy.dns_record_info."""
 
 from __future__ import annotations
 
@@ -287,6 +288,43 @@ def _diff_side(name, record_type, ttl, values):
     return {"record": name, "type": record_type, "ttl": ttl if values else None, "values": values}
 
 
+def zone_of(server, name, zone):
+    """The zone option as a name holding NAME, or, without it, the zone SERVER holds NAME in."""
+    if not zone:
+        return server.find_zone(name)
+    try:
+        zone_name = dns.name.from_text(zone.strip())
+    except dns.exception.DNSException as exc:
+        raise DnsRecordError(f"zone {zone!r} is not a valid DNS name: {exc}") from None
+    if not name.is_subdomain(zone_name):
+        raise DnsRecordError(f"record {name} is not inside zone {zone_name}")
+    return zone_name
+
+
+def run_dns_record_info(module):
+    """Read one RRset as the server holds it now; read-only, so check mode is the same run."""
+    if not HAS_DNSPYTHON:
+        module.fail_json(msg=missing_required_lib("dnspython"), exception=DNSPYTHON_IMPORT_ERROR)
+    params = module.params
+    record_type = params["type"]
+    try:
+        name = record_name(params["record"], record_type)
+        server = dns_server_from_params(params)
+        zone = zone_of(server, name, params["zone"])
+        ttl, values = server.read(zone, name, record_type)
+    except DnsRecordError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(
+        changed=False,
+        record=name.to_text(),
+        type=record_type,
+        zone=zone.to_text(),
+        exists=bool(values),
+        values=values,
+        ttl=ttl,
+    )
+
+
 def run_dns_record(module):
     """Bring one RRset to the wanted state and exit the module with before/after and actions."""
     if not HAS_DNSPYTHON:
@@ -301,12 +339,7 @@ def run_dns_record(module):
         if state == "present" and not after:
             raise DnsRecordError("values must hold at least one value when state=present")
         server = dns_server_from_params(params)
-        if params["zone"]:
-            zone = dns.name.from_text(params["zone"].strip())
-            if not name.is_subdomain(zone):
-                raise DnsRecordError(f"record {name} is not inside zone {zone}")
-        else:
-            zone = server.find_zone(name)
+        zone = zone_of(server, name, params["zone"])
         before_ttl, before = server.read(zone, name, record_type)
         actions = plan_actions(name.to_text(), record_type, state, before_ttl, before, ttl, after)
         if actions and not module.check_mode:

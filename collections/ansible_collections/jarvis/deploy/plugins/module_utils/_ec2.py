@@ -1,6 +1,10 @@
 # Private to this collection.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""EC2 instances found by their jarvis:host tag, behind the jarvis.deploy.ec2_instance module."""
+"""EC2 instances found by their jarvis:host tag, behind the jarvis.deploy.ec2_instance module.
+
+The owner mark is the tag jarvis:owner=<fqdn>; instances made by a jarvis older than owner marks carry
+jarvis:fqdn=<fqdn> instead, which counts as their mark.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,13 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase, diff_side
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import (
+    InstanceTaskBase,
+    OwnerRefused,
+    diff_side,
+    fail_refused,
+    owner_identity,
+)
 
 try:
     import boto3
@@ -30,6 +40,8 @@ else:
     BOTO3_IMPORT_ERROR = None
 
 HOST_TAG = "jarvis:host"
+OWNER_TAG = "jarvis:owner"
+LEGACY_OWNER_TAG = "jarvis:fqdn"  # the role's tag, set before owner marks existed
 STATES = ("present", "running", "stopped", "absent")
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 # What each transient state settles into: never a final answer, always waited out.
@@ -98,20 +110,37 @@ class Ec2:
             where = self.endpoint_url or f"the EC2 endpoint of region {self.region}"
             raise Ec2Error(f"{what} failed: {where} did not answer like EC2 (unparsable response)") from None
 
-    def find(self, name):
-        """The live instance tagged jarvis:host=NAME, or None; terminated ones do not count."""
-        filters = [
-            {"Name": f"tag:{HOST_TAG}", "Values": [name]},
-            {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
-        ]
-        found = self._describe(f"looking up the instance of {name}", Filters=filters)
+    def find(self, name, unmarked_too=False):
+        """The live instance tagged jarvis:host=NAME, or None; terminated ones do not count.
+
+        UNMARKED_TOO: without one, the live instance named NAME (tag Name) that carries no jarvis:* tag
+        at all: a host someone else runs under that name.
+        """
+        found = self._describe(f"looking up the instance of {name}", Filters=self._live(HOST_TAG, name))
         if len(found) > 1:
             ids = ", ".join(sorted(i["InstanceId"] for i in found))
             raise Ec2Error(
                 f"several live instances carry the tag {HOST_TAG}={name}: {ids}; "
                 "terminate the extra ones or fix their tags"
             )
-        return found[0] if found else None
+        if found or not unmarked_too:
+            return found[0] if found else None
+        named = self._describe(f"looking up instances named {name}", Filters=self._live("Name", name))
+        unmarked = [i for i in named if not any(key.startswith("jarvis:") for key in tag_dict(i))]
+        if len(unmarked) > 1:
+            ids = ", ".join(sorted(i["InstanceId"] for i in unmarked))
+            raise Ec2Error(
+                f"several live instances are named {name} and carry no jarvis tags: {ids}; none of them "
+                "was created by jarvis: rename or terminate all but one before adopting it"
+            )
+        return unmarked[0] if unmarked else None
+
+    @staticmethod
+    def _live(tag, value):
+        return [
+            {"Name": f"tag:{tag}", "Values": [value]},
+            {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
+        ]
 
     def get(self, instance_id):
         """The instance INSTANCE_ID, or None while EC2 does not (yet, or any more) know it."""
@@ -168,10 +197,22 @@ def tag_dict(instance):
     return {tag["Key"]: tag["Value"] for tag in instance.get("Tags") or []}
 
 
+def owner_mark(tags):
+    """The jarvis identity an instance's tags mark it as made for: jarvis:owner, else jarvis:fqdn; or None."""
+    return owner_identity(tags.get(OWNER_TAG)) or owner_identity(tags.get(LEGACY_OWNER_TAG))
+
+
+def described(instance):
+    """How a refusal names an instance: its ID and Name tag."""
+    name = tag_dict(instance).get("Name")
+    return f"instance {instance['InstanceId']}" + (f" (Name={name})" if name else " (no Name tag)")
+
+
 def summary(instance):
     """What the module returns about an instance; {} when there is none."""
     if not instance:
         return {}
+    tags = tag_dict(instance)
     return {
         "id": instance["InstanceId"],
         "state": instance["State"]["Name"],
@@ -180,7 +221,8 @@ def summary(instance):
         "image_id": instance.get("ImageId"),
         "instance_type": instance.get("InstanceType"),
         "subnet_id": instance.get("SubnetId"),
-        "tags": tag_dict(instance),
+        "tags": tags,
+        "owner": owner_mark(tags),
     }
 
 
@@ -195,13 +237,17 @@ class InstanceTask(InstanceTaskBase):
     def wanted_tags(self):
         tags = {str(key): str(value) for key, value in (self.params["tags"] or {}).items()}
         tags.update({"Name": self.name, HOST_TAG: self.name})
+        if self.owner:
+            tags[OWNER_TAG] = self.owner
         return tags
 
     def run(self):
-        current = self.ec2.find(self.name)
+        current = self.ec2.find(self.name, unmarked_too=bool(self.owner))
         if current is not None:
             current = self.ec2.settle(current, self.budget)
         before = summary(current)
+        if current is not None:
+            self.claim(before, described(current))
         state = self.params["state"]
         if state == "absent":
             after = self._ensure_absent(current)
@@ -226,8 +272,10 @@ class InstanceTask(InstanceTaskBase):
                 "instance_type": self.params["instance_type"],
                 "subnet_id": self.params["subnet_id"],
                 "tags": self.wanted_tags(),
+                "owner": self.owner,
             }
         predicted = dict(before, tags={**before["tags"], **self.wanted_tags()})
+        predicted["owner"] = owner_mark(predicted["tags"])
         if state in ("running", "stopped"):
             predicted["state"] = state
         return predicted
@@ -354,6 +402,8 @@ def run_ec2_instance(module):
         ec2 = Ec2(region or boto3.session.Session().region_name, endpoint_url, access_key, secret_key)
         task = InstanceTask(module, ec2)
         result = task.run()
+    except OwnerRefused as exc:
+        fail_refused(module, exc)
     except Ec2Error as exc:
         done = task.actions if task and not module.check_mode else []
         module.fail_json(msg=str(exc), changed=bool(done), actions=done)

@@ -52,6 +52,8 @@ HOST_OPTION_ATTRIBUTES = (
     ("deployed_by", "jarvisDeployedBy", False),
     ("production", "jarvisProduction", False),
     ("roles", "jarvisRole", True),
+    ("owner", "jarvisOwner", False),
+    ("approval", "jarvisApproval", False),
 )
 DEPLOYED_AT = "jarvisDeployedAt"
 HOST_CLASS = "jarvisHost"
@@ -80,6 +82,8 @@ HOST_FACTS = (
     ("ssh_fingerprints", "jarvisSshFingerprint", "many"),
     ("deployed_at", DEPLOYED_AT, "time"),
     ("deployed_by", "jarvisDeployedBy", "one"),
+    ("owner", "jarvisOwner", "owner"),
+    ("approval", "jarvisApproval", "one"),
 )
 
 
@@ -104,6 +108,10 @@ def decode_host(entry):
     or None, jarvisProduction a bool (only TRUE is true), jarvisDeployedAt an ISO 8601 UTC time.
     An empty entry gives every fact its empty value, so callers need no special case for a
     host missing from the CMDB.
+
+    ``owner`` is the jarvis identity the entry was made for (lower case, no trailing dot): its
+    jarvisOwner, else, for an entry of class jarvisHost written by a jarvis older than owner marks,
+    its jarvisFqdn; None for an entry jarvis did not write.
     """
     values = dict((attr.lower(), list(vals)) for attr, vals in entry.items())
     facts = {}
@@ -116,9 +124,23 @@ def decode_host(entry):
             facts[key] = first is not None and first.strip().upper() == "TRUE"
         elif kind == "time":
             facts[key] = _iso_time(first)
+        elif kind == "owner":
+            facts[key] = _identity(first) or _legacy_owner(values)
         else:
             facts[key] = first
     return facts
+
+
+def _identity(value):
+    text = (value or "").strip().rstrip(".").lower()
+    return text or None
+
+
+def _legacy_owner(values):
+    """The owner of an entry without jarvisOwner: its jarvisFqdn, if jarvis (class jarvisHost) wrote it."""
+    classes = set(value.lower() for value in values.get("objectclass", []))
+    fqdn = values.get("jarvisfqdn", [])
+    return _identity(fqdn[0]) if HOST_CLASS.lower() in classes and fqdn else None
 
 
 def without_secrets(entry):
@@ -299,6 +321,8 @@ def _wanted_attributes(module):
         managed[attribute.lower()] = option
         if value is None:
             continue
+        if option == "owner":
+            value = _identity(value) or ""
         if multi:
             wanted[attribute] = _unique(v.strip() for v in value if v.strip())
         else:

@@ -1,16 +1,27 @@
 # Private to this collection.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Linodes found by their label, behind the jarvis.deploy.linode_instance module."""
+"""Linodes found by their label, behind the jarvis.deploy.linode_instance module.
+
+The owner mark is the tag ``jarvis-owner:<fqdn>``. Linode tags hold 3 to 50 characters, so an fqdn longer
+than 37 is marked ``jarvis-owner:sha256:<the first 30 hex digits of SHA-256 of the fqdn>`` instead (an
+fqdn has no colon, so the two forms cannot be confused).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import (
+    InstanceTaskBase,
+    OwnerRefused,
+    fail_refused,
+    owner_identity,
+)
 
 try:
     import requests
@@ -43,6 +54,9 @@ TRANSIENT = frozenset(
 )
 # What each settled status means for the power of the Linode.
 POWER = {"running": "running", "offline": "offline", "stopped": "offline"}
+OWNER_TAG_PREFIX = "jarvis-owner:"
+HASHED_OWNER_PREFIX = "sha256:"
+MAX_TAG_LENGTH = 50  # Linode's limit on a tag (3 to 50 characters)
 KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-nistp")
 REQUEST_TIMEOUT = (10, 60)  # connect, read: linode_api4 sets none, so a stuck API would hang the task
 _FIRST_POLL = 0.2
@@ -160,8 +174,31 @@ def random_root_password():
     return "".join(head + [secrets.choice(alphabet) for dummy in range(28)])
 
 
-def summary(linode, instance, config):
-    """What the module returns about a Linode; {} when there is none."""
+def owner_tag(owner):
+    """The tag that marks a Linode as made by jarvis for OWNER (an fqdn), within Linode's 50 characters."""
+    tag = OWNER_TAG_PREFIX + owner
+    if len(tag) <= MAX_TAG_LENGTH:
+        return tag
+    digits = MAX_TAG_LENGTH - len(OWNER_TAG_PREFIX) - len(HASHED_OWNER_PREFIX)
+    return OWNER_TAG_PREFIX + HASHED_OWNER_PREFIX + hashlib.sha256(owner.encode()).hexdigest()[:digits]
+
+
+def is_owner_tag(tag):
+    return tag.lower().startswith(OWNER_TAG_PREFIX)
+
+
+def owner_mark(tags, owner=None):
+    """Whom TAGS mark a Linode as made for: OWNER when its (maybe hashed) tag is there, else the one mark
+    (an fqdn, or ``sha256:…`` that cannot be read back), several marks joined with ", ", or None."""
+    marks = sorted(set(tag for tag in tags if is_owner_tag(tag)))
+    if owner and marks == [owner_tag(owner)]:
+        return owner
+    found = [owner_identity(tag[len(OWNER_TAG_PREFIX) :]) or "" for tag in marks]
+    return ", ".join(found) or None
+
+
+def summary(linode, instance, config, owner=None):
+    """What the module returns about a Linode; {} when there is none. OWNER reads a hashed mark back."""
     if instance is None:
         return {}
     ips = linode.call(f"reading the addresses of Linode {instance.id}", lambda: instance.ips)
@@ -180,13 +217,14 @@ def summary(linode, instance, config):
         "kernel": config.kernel.id if config is not None and config.kernel else None,
         "config_id": config.id if config is not None else None,
         "tags": sorted(instance.tags or []),
+        "owner": owner_mark(instance.tags or [], owner),
     }
 
 
 def _diff_side(described):
     if not described:
         return {"state": "absent"}
-    return {key: described[key] for key in ("state", "region", "type", "image", "kernel", "tags")}
+    return {key: described.get(key) for key in ("state", "region", "type", "image", "kernel", "tags", "owner")}
 
 
 class InstanceTask(InstanceTaskBase):
@@ -203,6 +241,8 @@ class InstanceTask(InstanceTaskBase):
         if current is not None and current.status in TRANSIENT:
             current = self.linode.settle(current.id, self.budget)
         before = self._describe(current)
+        if before:
+            self.claim(before, f"Linode {before['id']} (label {self.label})")
         state = self.params["state"]
         if state == "absent":
             after = self._ensure_absent(current, before)
@@ -225,13 +265,17 @@ class InstanceTask(InstanceTaskBase):
     def _describe(self, instance):
         if instance is None:
             return {}
-        return summary(self.linode, instance, self.linode.config(instance))
+        return summary(self.linode, instance, self.linode.config(instance), self.owner)
 
     def _fresh(self, linode_id):
         return self._describe(self.linode.get(linode_id))
 
     def _wanted_tags(self, have=()):
-        return sorted(set(have) | set(self.params["tags"] or []))
+        """HAVE plus the tags option; with an owner, its mark is the only owner tag (others are dropped)."""
+        wanted = set(have) | set(self.params["tags"] or [])
+        if self.owner:
+            wanted = set(tag for tag in wanted if not is_owner_tag(tag)) | {owner_tag(self.owner)}
+        return sorted(wanted)
 
     def _predicted(self, before, state):
         """What check mode expects the Linode to look like afterwards, for the diff."""
@@ -245,8 +289,10 @@ class InstanceTask(InstanceTaskBase):
                 "image": self.params["image"],
                 "kernel": self.params["kernel"],
                 "tags": self._wanted_tags(),
+                "owner": self.owner,
             }
         predicted = dict(before, tags=self._wanted_tags(before["tags"]))
+        predicted["owner"] = owner_mark(predicted["tags"], self.owner)
         if state in ("running", "stopped"):
             predicted["state"] = "running" if state == "running" else "offline"
         if self.params["rebuild"]:
@@ -333,13 +379,15 @@ class InstanceTask(InstanceTaskBase):
         return self._fresh(linode_id) if self.changed else before
 
     def _ensure_tags(self, current, before):
-        missing = sorted(set(self.params["tags"] or []) - set(before["tags"]))
-        if not missing:
+        wanted = self._wanted_tags(before["tags"])
+        if wanted == sorted(before["tags"]):
             return
-        listed = ", ".join(missing)
+        added = sorted(set(wanted) - set(before["tags"]))
+        dropped = sorted(set(before["tags"]) - set(wanted))
+        listed = ", ".join(added + [f"removed {tag}" for tag in dropped])
         self._act(f"tagged Linode {current.id}: {listed}", f"tag Linode {current.id}: {listed}")
         if not self.module.check_mode:
-            current.tags = self._wanted_tags(before["tags"])
+            current.tags = wanted
             self.linode.call(f"tagging Linode {current.id}", current.save)
 
     def _rebuild(self, current, wanted_power):
@@ -420,6 +468,8 @@ def run_linode_instance(module):
         linode = Linode(params["api_token"], (params["api_url"] or DEFAULT_API_URL).rstrip("/"))
         task = InstanceTask(module, linode)
         result = task.run()
+    except OwnerRefused as exc:
+        fail_refused(module, exc)
     except LinodeError as exc:
         done = task.actions if task and not module.check_mode else []
         module.fail_json(msg=str(exc), changed=bool(done), actions=done)

@@ -5,6 +5,9 @@
 Vcenter wraps one pyvmomi session: every call maps vSphere faults (vim.fault.*, vmodl.MethodFault)
 and connection errors to a VsphereError whose message names what was attempted and the fault's
 class, never the password.
+
+The owner mark is a line ``jarvis-owner: <fqdn>`` in the VM's annotation (its notes); other lines of
+the notes are left alone.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ import time
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase, diff_side
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import (
+    InstanceTaskBase,
+    OwnerRefused,
+    diff_side,
+    fail_refused,
+    owner_identity,
+)
 
 try:
     from pyVim.connect import Disconnect, SmartConnect
@@ -43,7 +52,10 @@ VM_PROPERTIES = (
     "guest.ipAddress",
     "guest.net",
     "guest.toolsRunningStatus",
+    "config.annotation",
 )
+OWNER_KEY = "jarvis-owner"
+OWNER_LINE_RE = re.compile(r"^\s*jarvis-owner\s*:(.*)$", re.IGNORECASE)
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _FIRST_POLL = 0.1
 _MAX_POLL = 2.0
@@ -210,6 +222,23 @@ class Vcenter:
         return None
 
 
+def owner_mark(annotation):
+    """Whom a VM's notes mark it as made for (their jarvis-owner lines): one fqdn, several joined, or None."""
+    marks = []
+    for line in (annotation or "").splitlines():
+        match = OWNER_LINE_RE.match(line)
+        mark = owner_identity(match.group(1)) if match else None
+        if mark and mark not in marks:
+            marks.append(mark)
+    return ", ".join(sorted(marks)) or None
+
+
+def marked_annotation(annotation, owner):
+    """ANNOTATION with OWNER's mark as its only jarvis-owner line (the other lines kept, in order)."""
+    lines = [line for line in (annotation or "").splitlines() if not OWNER_LINE_RE.match(line)]
+    return "\n".join(lines + [f"{OWNER_KEY}: {owner}"])
+
+
 def summary(vm, props, datacenter):
     """What the module returns about a VM; {} when there is none."""
     if vm is None:
@@ -223,6 +252,7 @@ def summary(vm, props, datacenter):
         "cpus": props.get("config.hardware.numCPU"),
         "memory_mb": props.get("config.hardware.memoryMB"),
         "datacenter": datacenter,
+        "owner": owner_mark(props.get("config.annotation")),
     }
 
 
@@ -235,6 +265,7 @@ class InstanceTask(InstanceTaskBase):
         self.name = self.params["name"]
         self._datacenter = None
         self._planned = None  # the new VM check mode expects, for the diff
+        self._adopting = False
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -272,6 +303,8 @@ class InstanceTask(InstanceTaskBase):
     def run(self):
         vm, props = self.find_vm()
         before = summary(vm, props, self.datacenter_name(vm) if vm is not None else None)
+        if vm is not None:
+            self._adopting = self.claim(before, f"VM {self.name} ({vm._moId})")
         state = self.params["state"]
         if state == "absent":
             after = self._ensure_absent(vm, props, before)
@@ -292,6 +325,8 @@ class InstanceTask(InstanceTaskBase):
         if not before:
             return dict(self._planned or {})
         predicted = dict(before)
+        if self._adopting:
+            predicted["owner"] = self.owner
         if state in ("running", "stopped"):
             predicted["state"] = state
         if before["state"] == "stopped" or state == "stopped":  # resized only while powered off
@@ -336,6 +371,7 @@ class InstanceTask(InstanceTaskBase):
             "cpus": params["cpus"] or template_props.get("config.hardware.numCPU"),
             "memory_mb": params["memory_mb"] or template_props.get("config.hardware.memoryMB"),
             "datacenter": params["datacenter"],
+            "owner": self.owner,
         }
         nics = [
             d
@@ -365,12 +401,17 @@ class InstanceTask(InstanceTaskBase):
         if power_on:
             self._act(f"powered on {label}", f"power on VM {self.name}")
         props = self.reload(vm)
+        if self.owner and owner_mark(props.get("config.annotation")) != self.owner:
+            self._mark(vm, props, label)  # a vCenter that dropped the clone spec's annotation
+            props = self.reload(vm)
         if power_on and params["wait"]:
             props = self._wait_for_ip(vm, label)
         return summary(vm, props, params["datacenter"])
 
     def _converge(self, vm, props, state, before):
         label = f"VM {self.name} ({vm._moId})"
+        if self._adopting and not self.module.check_mode:
+            self._mark(vm, props, label)
         power = props.get("runtime.powerState")
         if state == "stopped" and power != "poweredOff":
             self._act(f"powered off {label}", f"power off {label}")
@@ -414,6 +455,12 @@ class InstanceTask(InstanceTaskBase):
         if not self.module.check_mode:
             task = self.vc.call(f"reconfiguring {label}", vm.ReconfigVM_Task, spec=spec)
             self.vc.wait_task(f"reconfiguring {label}", task, self.budget)
+
+    def _mark(self, vm, props, label):
+        """Give the VM's notes the owner mark (the adoption or creation was recorded as an action)."""
+        spec = vim.vm.ConfigSpec(annotation=marked_annotation(props.get("config.annotation"), self.owner))
+        task = self.vc.call(f"setting the owner mark of {label}", vm.ReconfigVM_Task, spec=spec)
+        self.vc.wait_task(f"setting the owner mark of {label}", task, self.budget)
 
     def _power_off(self, vm, label):
         task = self.vc.call(f"powering off {label}", vm.PowerOffVM_Task)
@@ -519,6 +566,8 @@ class InstanceTask(InstanceTaskBase):
         keys = [key.strip() for key in params["authorized_keys"] or [] if key and key.strip()]
         if keys:
             spec.extraConfig = [vim.option.OptionValue(key=AUTHORIZED_KEYS_KEY, value="\n".join(keys))]
+        if self.owner:
+            spec.annotation = marked_annotation("", self.owner)
         return spec
 
     def _customization(self, hostname, domain, nic_count):
@@ -601,6 +650,8 @@ def run_vsphere_instance(module):
         )
         task = InstanceTask(module, vcenter)
         result = task.run()
+    except OwnerRefused as exc:
+        fail_refused(module, exc)
     except VsphereError as exc:
         done = task.actions if task and not module.check_mode else []
         module.fail_json(msg=str(exc), changed=bool(done), actions=done)

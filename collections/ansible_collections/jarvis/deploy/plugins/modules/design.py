@@ -76,6 +76,14 @@ options:
         C(jarvis_gitosis.allowed). When omitted, remotes are not checked (for hosts validated before).
     type: list
     elements: str
+  zones:
+    description:
+      - The DNS zones jarvis may write. A host whose C(dns.zone) (by default the fqdn's parent) or
+        C(dns.reverse_zone) is another fails the task, with the list of allowed ones; an empty list allows none.
+      - The pipeline's validate stage passes C(jarvis_zones), which C(jarvis vars) prints from the config's
+        C(zones). When omitted, zones are not checked.
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -84,6 +92,7 @@ EXAMPLES = r"""
     design_vars: true
     mappings: "{{ jarvis_mappings | default(omit) }}"
     gitosis_allowed: "{{ (jarvis_gitosis.remotes | default({})) | list + (jarvis_gitosis.allowed | default([])) }}"
+    zones: "{{ jarvis_zones | default(omit) }}"
   register: design
 
 - name: Validate a legacy design inline
@@ -137,6 +146,7 @@ def main() -> None:
             defaults=dict(type="dict"),
             mappings=dict(type="dict"),
             gitosis_allowed=dict(type="list", elements="str"),
+            zones=dict(type="list", elements="str"),
             design_vars=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("instance", "instances")],
@@ -147,7 +157,12 @@ def main() -> None:
         key: module.params[key] for key in ("instance", "instances", "defaults") if module.params[key] is not None
     }
     try:
-        hosts = normalize(design, module.params["mappings"], gitosis_allowed=module.params["gitosis_allowed"])
+        hosts = normalize(
+            design,
+            module.params["mappings"],
+            gitosis_allowed=module.params["gitosis_allowed"],
+            zones=module.params["zones"],
+        )
     except DesignError as exc:
         module.fail_json(msg=f"invalid design: {exc}", path=exc.path)
     module.exit_json(changed=False, hosts=hosts)

@@ -17,11 +17,18 @@ description:
     decides anything, whatever O(wait) says.
   - An existing instance is never replaced or resized; if its image, type or subnet differ from the
     options, the module warns. Missing or different tags from O(tags) are added to it.
+  - The owner mark is the tag C(jarvis:owner=<owner>), set on every instance launched with O(owner). An
+    instance made by a jarvis older than owner marks carries C(jarvis:fqdn=<fqdn>) instead, which counts
+    as its mark (and gets C(jarvis:owner) added).
+  - With O(owner), a live instance named O(name) (tag C(Name)) that carries no C(jarvis:*) tag at all is
+    the instance found when none is tagged C(jarvis:host=<name>). That is a host someone else runs under
+    that name, refused unless O(adopt).
   - Talks to the EC2 API with boto3; O(endpoint_url) points it at an EC2-compatible service.
 requirements:
   - boto3
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._owner
 attributes:
   check_mode:
     support: full
@@ -68,7 +75,7 @@ options:
     type: str
   tags:
     description:
-      - Tags the instance must carry, besides C(Name) and C(jarvis:host) which the module sets.
+      - Tags the instance must carry, besides C(Name), C(jarvis:host) and C(jarvis:owner) which the module sets.
       - Other tags already on the instance are left alone.
     type: dict
   wait:
@@ -126,6 +133,20 @@ EXAMPLES = r"""
     region: us-east-1
   register: loki
 
+- name: Launch db1's instance for db1.websages.com, or refuse a db1 that jarvis did not make for it
+  jarvis.deploy.ec2_instance:
+    name: db1
+    owner: db1.websages.com
+    image_id: ami-0123456789abcdef0
+    instance_type: t3.micro
+
+- name: Take over the db1 that someone else runs, on purpose (tags it jarvis:owner=db1.websages.com)
+  jarvis.deploy.ec2_instance:
+    name: db1
+    owner: db1.websages.com
+    adopt: true
+    state: present
+
 - name: Power it off for the night
   jarvis.deploy.ec2_instance:
     name: loki
@@ -175,7 +196,14 @@ instance:
     tags:
       description: All its tags.
       type: dict
-      sample: {"Name": "loki", "jarvis:host": "loki", "env": "production"}
+      sample: {"Name": "loki", "jarvis:host": "loki", "jarvis:owner": "loki.websages.com", "env": "production"}
+    owner:
+      description:
+        - The jarvis identity (fqdn) its owner mark names, or null when it carries none; several different
+          marks are joined with C(, ).
+        - From the tag C(jarvis:owner), else C(jarvis:fqdn).
+      type: str
+      sample: loki.websages.com
 actions:
   description: What was done (or would be done in check mode), one human-readable line per step.
   returned: always
@@ -183,7 +211,7 @@ actions:
   elements: str
   sample: ["launched instance i-0123456789abcdef0 (t3.micro, ami-0123456789abcdef0) for loki"]
 diff:
-  description: The instance's state, image, type, subnet and tags before and after.
+  description: The instance's state, image, type, subnet, tags and owner mark before and after.
   returned: when diff mode is on
   type: dict
   contains:
@@ -217,6 +245,8 @@ def main():
             aws_secret_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY"])),
             endpoint_url=dict(type="str", fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
             region=dict(type="str", fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+            owner=dict(type="str"),
+            adopt=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

@@ -84,6 +84,18 @@ options:
       - Whether the host is in production (C(jarvisProduction)).
       - When omitted, the value in the entry is left as it is.
     type: bool
+  owner:
+    description:
+      - The jarvis identity the host is deployed for, its fqdn (C(jarvisOwner)), stored in lower case without
+        a trailing dot; the host's instance carries the same owner mark at its provider. An empty string removes it.
+      - The module records it, it does not check it; the pipeline's C(production_check) stage refuses an entry
+        that is someone else's before this module runs.
+    type: str
+  approval:
+    description:
+      - The approval of this change to a production host (C(jarvisApproval)), free text such as
+        C(r-1a2b approved by irc:alice!~alice@ops.example.com at 2026-01-01T12:00:00Z). An empty string removes it.
+    type: str
   roles:
     description:
       - The host's roles from its design (C(jarvisRole), one value per role), for example C([web, cache]).
@@ -116,6 +128,7 @@ EXAMPLES = r"""
     region: us-east-1
     ssh_host_keys: "{{ host_keys }}"
     deployed_by: whitejs
+    owner: loki.websages.com
     roles: [web, cache]
     attributes:
       jarvisStandby: odin.websages.com
@@ -189,6 +202,8 @@ def main():
             deployed_by=dict(type="str"),
             production=dict(type="bool"),
             roles=dict(type="list", elements="str"),
+            owner=dict(type="str"),
+            approval=dict(type="str"),
             attributes=dict(type="dict"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             **ldap_server_argument_spec(),

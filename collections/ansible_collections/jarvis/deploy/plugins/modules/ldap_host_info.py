@@ -129,6 +129,17 @@ host:
       description: C(jarvisDeployedBy).
       type: str
       sample: whitejs
+    owner:
+      description:
+        - The jarvis identity (fqdn, lower case) the entry was made for, C(jarvisOwner).
+        - An entry without C(jarvisOwner) but of class C(jarvisHost) was written by a jarvis older than owner
+          marks and gives its C(jarvisFqdn); null for an entry jarvis did not write.
+      type: str
+      sample: loki.websages.com
+    approval:
+      description: C(jarvisApproval), the approval of the last change to the host while it was in production.
+      type: str
+      sample: r-1a2b approved by irc:alice!~alice@ops.example.com at 2026-01-01T12:00:00Z
 attributes:
   description:
     - The entry's attributes as stored, attribute name to its sorted values, C(userPassword) left out.

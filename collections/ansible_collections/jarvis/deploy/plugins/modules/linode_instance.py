@@ -16,11 +16,16 @@ description:
     anything, whatever O(wait) says.
   - An existing Linode is never moved or resized; if its region, type or image differ from the
     options, the module warns. Tags from O(tags) it lacks are added; other tags are left alone.
+  - The owner mark is the tag C(jarvis-owner:<owner>), set on every Linode created with O(owner). Linode
+    tags hold at most 50 characters, so for an O(owner) longer than 37 the tag is
+    C(jarvis-owner:sha256:<the first 30 hex digits of the SHA-256 of the owner>). With O(owner), other
+    C(jarvis-owner:) tags are removed (from O(tags) too), since a Linode has one owner.
   - Talks to the Linode API v4 with linode_api4; O(api_url) points it at another endpoint.
 requirements:
   - linode_api4
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._owner
 attributes:
   check_mode:
     support: full
@@ -126,6 +131,21 @@ EXAMPLES = r"""
     tags: [production]
   register: loki
 
+- name: Create db1's Linode for db1.websages.com, or refuse a Linode labelled db1 that jarvis did not make for it
+  jarvis.deploy.linode_instance:
+    label: db1
+    owner: db1.websages.com
+    region: us-east
+    type: g6-nanode-1
+    image: linode/debian12
+
+- name: Take over the db1 someone else made, on purpose (tags it jarvis-owner:db1.websages.com)
+  jarvis.deploy.linode_instance:
+    label: db1
+    owner: db1.websages.com
+    adopt: true
+    state: present
+
 - name: Boot it through GRUB 2 with Debian's own kernel (reboots it if it runs)
   jarvis.deploy.linode_instance:
     label: loki
@@ -207,7 +227,15 @@ instance:
       description: All its tags, sorted.
       type: list
       elements: str
-      sample: [production]
+      sample: [jarvis-owner:loki.websages.com, production]
+    owner:
+      description:
+        - The jarvis identity (fqdn) its owner mark names, or null when it carries none; several different
+          marks are joined with C(, ).
+        - From the tag C(jarvis-owner:<fqdn>); a hashed mark reads as O(owner) when it is its hash, else
+          as C(sha256:<digits>).
+      type: str
+      sample: loki.websages.com
 actions:
   description: What was done (or would be done in check mode), one human-readable line per step.
   returned: always
@@ -215,7 +243,7 @@ actions:
   elements: str
   sample: ["created Linode 52140923 (g6-nanode-1, linode/debian12) in us-east for loki"]
 diff:
-  description: The Linode's status, region, type, image, kernel and tags before and after.
+  description: The Linode's status, region, type, image, kernel, tags and owner mark before and after.
   returned: when diff mode is on
   type: dict
   contains:
@@ -250,6 +278,8 @@ def main():
             rebuild=dict(type="bool", default=False),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
+            owner=dict(type="str"),
+            adopt=dict(type="bool", default=False),
             api_token=dict(type="str", no_log=True, fallback=(env_fallback, ["LINODE_API_TOKEN", "LINODE_TOKEN"])),
             api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["LINODE_API_URL"])),
         ),

@@ -21,11 +21,15 @@ description:
     different O(cpus) or O(memory_mb) are set in place while it is powered off (including when
     O(state=stopped) powers it off first); a powered-on VM is never powered off to be resized, the
     module warns instead.
+  - 'The owner mark is a line C(jarvis-owner: <owner>) in the VM''s annotation (its notes), given to every
+    VM cloned with O(owner) (and set with a reconfiguration right after the clone if the vCenter did not
+    keep it). Adopting a VM replaces its C(jarvis-owner:) lines and keeps the rest of its notes.'
   - Talks to vCenter (or an ESXi host) with pyvmomi.
 requirements:
   - pyvmomi
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._owner
 attributes:
   check_mode:
     support: full
@@ -185,6 +189,21 @@ EXAMPLES = r"""
     password: "{{ vcenter_password }}"
   register: loki
 
+- name: Clone db1 for db1.websages.com, or refuse a VM named db1 that jarvis did not make for it
+  jarvis.deploy.vsphere_instance:
+    name: db1
+    owner: db1.websages.com
+    template: debian-12-template
+    datacenter: DC0
+    cluster: DC0_C0
+
+- name: 'Take over the db1 someone else made, on purpose (adds "jarvis-owner: db1.websages.com" to its notes)'
+  jarvis.deploy.vsphere_instance:
+    name: db1
+    owner: db1.websages.com
+    adopt: true
+    state: present
+
 - name: Power it off for the night
   jarvis.deploy.vsphere_instance:
     name: loki.example.com
@@ -234,6 +253,13 @@ instance:
       description: The datacenter it is in.
       type: str
       sample: DC0
+    owner:
+      description:
+        - The jarvis identity (fqdn) its owner mark names, or null when it carries none; several different
+          marks are joined with C(, ).
+        - From the C(jarvis-owner:) lines of its annotation.
+      type: str
+      sample: loki.websages.com
 actions:
   description: What was done (or would be done in check mode), one human-readable line per step.
   returned: always
@@ -243,7 +269,7 @@ actions:
     - cloned VM loki.example.com (vm-57) from template debian-12-template
     - powered on VM loki.example.com (vm-57)
 diff:
-  description: The VM's name, state, CPUs, memory and datacenter before and after.
+  description: The VM's name, state, CPUs, memory, datacenter and owner mark before and after.
   returned: when diff mode is on
   type: dict
   contains:
@@ -283,6 +309,8 @@ def main():
             authorized_keys=dict(type="list", elements="str", no_log=False),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
+            owner=dict(type="str"),
+            adopt=dict(type="bool", default=False),
             vcenter_hostname=dict(type="str", fallback=(env_fallback, ["VMWARE_HOST"])),
             vcenter_port=dict(type="int", default=443, fallback=(env_fallback, ["VMWARE_PORT"])),
             username=dict(type="str", fallback=(env_fallback, ["VMWARE_USER"])),

@@ -24,6 +24,8 @@ EMPTY = {
     "ssh_fingerprints": [],
     "deployed_at": None,
     "deployed_by": None,
+    "owner": None,
+    "approval": None,
 }
 
 
@@ -45,6 +47,8 @@ def test_a_full_entry_is_decoded():
         "jarvisDeployedAt": ["20250101120000Z"],
         "jarvisDeployedBy": ["whitejs"],
         "jarvisDesign": ["hostname: loki"],
+        "jarvisOwner": ["Loki.WebSages.com."],
+        "jarvisApproval": ["r-1a2b approved by irc:alice!~a@ops at 2026-01-01T12:00:00Z"],
     }
     assert decode_host(entry) == {
         "fqdn": "loki.websages.com",
@@ -60,7 +64,26 @@ def test_a_full_entry_is_decoded():
         "ssh_fingerprints": ["SHA256:aaaa", "SHA256:bbbb"],
         "deployed_at": "2025-01-01T12:00:00Z",
         "deployed_by": "whitejs",
+        "owner": "loki.websages.com",
+        "approval": "r-1a2b approved by irc:alice!~a@ops at 2026-01-01T12:00:00Z",
     }
+
+
+@pytest.mark.parametrize(
+    ("entry", "owner"),
+    [
+        # An entry of a jarvis older than owner marks: its own class and fqdn say whose it is.
+        ({"objectClass": ["device", "ipHost", "jarvisHost"], "jarvisFqdn": ["Loki.websages.com"]}, "loki.websages.com"),
+        ({"objectclass": ["JARVISHOST"], "jarvisfqdn": ["loki.websages.com"]}, "loki.websages.com"),
+        # Not jarvis's: another class, or no fqdn to own.
+        ({"objectClass": ["device"], "jarvisFqdn": ["loki.websages.com"]}, None),
+        ({"objectClass": ["device", "jarvisHost"]}, None),
+        # jarvisOwner wins over the fqdn.
+        ({"objectClass": ["jarvisHost"], "jarvisFqdn": ["a.websages.com"], "jarvisOwner": ["x.org"]}, "x.org"),
+    ],
+)
+def test_the_owner_is_jarvis_owner_else_the_fqdn_of_a_jarvis_entry(entry, owner):
+    assert decode_host(entry)["owner"] == owner
 
 
 def test_an_empty_entry_gives_every_fact_its_empty_value():
