@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from orchestrator.errors import ConfigError, JarvisError
 from orchestrator.service import Orchestrator
 
 log = logging.getLogger("jarvis.bot")
+REAP_SECONDS = 2.0  # how soon the bot notices (and says) that a deployment's process died
 
 
 def build_backends(settings: BotConfig) -> list[Backend]:
@@ -71,14 +73,27 @@ class Bot:
             self.orchestrator, settings.sources, settings.access, approval_minutes=settings.approval_minutes
         )
         self.announcer = Announcer(self.orchestrator.store, {b.protocol: b for b in self.backends})
+        self._stopped = asyncio.Event()
 
     async def run(self) -> None:
         """Serve until stop(); backends reconnect by themselves, the announcer resumes from the store."""
         tasks = [asyncio.create_task(backend.run(self.core.handle)) for backend in self.backends]
         tasks.append(asyncio.create_task(self.announcer.run()))
+        tasks.append(asyncio.create_task(self._reap()))
         await asyncio.gather(*tasks)
 
+    async def _reap(self) -> None:
+        """Look for deployments whose owner died, now and then: the announcer then says they were interrupted."""
+        while not self._stopped.is_set():
+            try:
+                await asyncio.to_thread(self.orchestrator.reap)
+            except Exception:  # noqa: BLE001 - a store busy for a moment: the next round tries again
+                log.exception("looking for interrupted deployments failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), REAP_SECONDS)
+
     async def stop(self) -> None:
+        self._stopped.set()
         self.announcer.stop()
         for backend in self.backends:
             await backend.stop()

@@ -27,6 +27,7 @@ from orchestrator.cmdb import redeploy_facts
 from orchestrator.design import Design
 from orchestrator.errors import JarvisError
 from orchestrator.pinned import cluster_design, drift_lines, pinned_design, read_source
+from orchestrator.runner import RESUMABLE
 from orchestrator.service import Orchestrator
 from orchestrator.store import HostStatus, StoredDesign
 
@@ -116,6 +117,9 @@ def describe(host: HostStatus) -> str:
         fingerprints = ", ".join(host.facts.get("fingerprints", [])) or "no host keys"
         ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(host.ended_at or 0))
         return f"{host.hostname}: ready at {host.facts.get('ip', '?')} since {ended} ({fingerprints}; took {elapsed})"
+    if host.state == "interrupted":
+        stage = host.stage or "pending"
+        return f"{host.hostname}: interrupted at stage {stage}: {host.reason} ('resume {host.hostname}')"
     if host.state == "destroyed":
         ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(host.ended_at or 0))
         return f"{host.hostname}: destroyed at {ended} (deployment {host.deployment_id})"
@@ -349,7 +353,7 @@ class CommandCore:
         """Resume HOSTNAME's failed deployment for MESSAGE's sender; for a production host, ask for approval."""
         sender = message.sender
         last = self.orchestrator.store.host_status(hostname)
-        resumable = last is not None and last.state in ("failed", "canceled")  # else resume() says why not
+        resumable = last is not None and last.state in RESUMABLE  # else resume() says why not
         if resumable and await self._production_hosts([{"hostname": hostname}]):
             return self._ask_approval(message, "resume", [hostname], {"hostname": hostname, "kind": "resume"})
         deployment_id = self.orchestrator.resume(hostname, asked_by(sender))
@@ -357,8 +361,10 @@ class CommandCore:
         return [f"{sender.nick}: resuming {hostname} (deployment {deployment_id})"]
 
     def _busy(self, hostnames: list[str]) -> bool:
-        """Whether one of HOSTNAMES is being deployed: then launching fails at once, with no approval to ask."""
-        return any(self.orchestrator.running(name) for name in hostnames)
+        """Whether another run holds one of HOSTNAMES: then launching fails at once (HostBusy, naming the
+        holder), with no approval to ask. A holder that is gone is noticed, and its lock released, first."""
+        self.orchestrator.reap()
+        return bool(self.orchestrator.store.lock_holders(hostnames))
 
     async def _production_hosts(self, hosts: list[dict[str, Any]]) -> list[str]:
         """The HOSTS whose CMDB entry says production (LDAP is read in a worker thread)."""

@@ -22,6 +22,7 @@ from orchestrator.design import Design, load_design_file
 from orchestrator.errors import DeploymentError, JarvisError, NotAllowed
 from orchestrator.events import DONE_STATES
 from orchestrator.pinned import cluster_design, drift_lines, pinned_design, read_source
+from orchestrator.reaper import reap
 from orchestrator.render import STATIC_KINDS, static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
 from orchestrator.runner import DeploymentRunner, RunningDeployment
@@ -83,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     destroy.add_argument("--force", action="store_true", help="confirm the destruction of a production host")
     destroy.set_defaults(func=_teardown, kind="destroy", from_source=False)
 
-    resume = commands.add_parser("resume", help="continue a host's failed deployment from the stage that failed")
+    resume = commands.add_parser(
+        "resume", help="continue a host's failed or interrupted deployment from the stage it stopped at"
+    )
     resume.add_argument("host")
     resume.add_argument("--force", action="store_true", help="confirm resuming a production host (admins)")
     resume.set_defaults(func=_resume)
@@ -104,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("host", nargs="?")
     cancel.add_argument("--cluster", metavar="DEPLOYMENT", help="stop every host of this running deployment")
     cancel.set_defaults(func=_cancel)
+
+    unlock = commands.add_parser(
+        "unlock", help="release a host held by a stuck deployment (cli_admins): it is interrupted, resume goes on"
+    )
+    unlock.add_argument("host")
+    unlock.set_defaults(func=_unlock)
 
     playbook = commands.add_parser(
         "playbook", help="print a static playbook of playbooks/ (for plain ansible-playbook and AWX), or write them all"
@@ -231,7 +240,8 @@ def require_cli_admin(config: Config, doing: str, flags: str) -> None:
         where = f" in {config.path}" if config.path else ""
         admins = ", ".join(config.cli_admins) or "nobody"
         raise NotAllowed(
-            f"{doing} with {flags} needs a cli_admins user; {user} is not one (cli_admins{where}: {admins})"
+            f"{doing}{f' with {flags}' if flags else ''} needs a cli_admins user; {user} is not one "
+            f"(cli_admins{where}: {admins})"
         )
 
 
@@ -260,6 +270,9 @@ def _finish(running: RunningDeployment, store: DeploymentStore, check: bool) -> 
 def _status(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     store = DeploymentStore(config.store_path)
+    for interrupted in reap(store, config.home, config.lease_seconds):
+        for line in interrupted.lines():
+            print(line, file=sys.stderr)
     if args.host:
         host = store.host_status(args.host.lower())
         if host is None:
@@ -274,7 +287,16 @@ def _status(args: argparse.Namespace) -> int:
         print("no deployment is running")
     else:
         print("\n".join(status_text(host) for host in hosts))
-    return 0 if not args.host or hosts[0].state != "failed" else 1
+    return 0 if not args.host or hosts[0].state not in ("failed", "interrupted") else 1
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    host = args.host.lower()
+    require_cli_admin(config, f"unlocking {host}", "")
+    user = pwd.getpwuid(os.geteuid()).pw_name  # as require_cli_admin judged it, not $USER
+    print(Orchestrator(config).unlock(host, f"{user} (cli)"))
+    return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:

@@ -78,6 +78,7 @@ TOP_KEYS = {
     "reboot",
     "executor",
     "cli_admins",
+    "lease_seconds",
 }
 EXECUTOR_TYPES = ("local", "remote", "awx")
 GITOSIS_KEYS = {"remotes", "allowed", "port", "group", "ssh_private_key", "known_hosts"}
@@ -110,6 +111,9 @@ class Config:
     reboot: dict[str, str] = field(default_factory=dict)  # {command, boot_time_command} for odd hosts
     executor: dict[str, Any] = field(default_factory=lambda: {"type": "local"})  # where playbooks run
     cli_admins: list[str] = field(default_factory=lambda: ["root"])  # unix users who may --force and --adopt
+    # How long a deployment's owner on another machine may go without renewing its lease before any
+    # jarvis process counts it as gone (on the owner's own machine the process itself is looked at).
+    lease_seconds: float = 60.0
     path: Path | None = None
 
     @property
@@ -235,6 +239,7 @@ def load_config(explicit: str | None = None) -> Config:
         reboot=dict(raw.get("reboot") or {}),
         executor=_executor(raw.get("executor"), path),
         cli_admins=_cli_admins(raw.get("cli_admins", ["root"]), path),
+        lease_seconds=_lease_seconds(raw.get("lease_seconds", 60), path),
         path=path,
     )
     if raw.get("home") and not os.environ.get("JARVIS_HOME"):
@@ -301,6 +306,12 @@ def _cli_admins(raw: Any, path: Path | None) -> list[str]:
     if not isinstance(raw, list) or not all(isinstance(user, str) and user.strip() for user in raw):
         raise ConfigError(f"{path}: cli_admins must be a list of unix user names, like [root, ops] (got {raw!r})")
     return [user.strip() for user in raw]
+
+
+def _lease_seconds(raw: Any, path: Path | None) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 5 <= raw <= 3600:
+        raise ConfigError(f"{path}: lease_seconds must be a number of seconds from 5 to 3600 (got {raw!r})")
+    return float(raw)
 
 
 def _path(value: Any) -> Path | None:

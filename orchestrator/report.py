@@ -84,6 +84,11 @@ def status_text(host: HostStatus) -> str:
         head = f"{host.hostname}: running, stage {host.stage}"
     elif host.state == "failed":
         head = f"{host.hostname}: failed at stage {host.stage}: {host.reason}"
+    elif host.state == "interrupted":
+        head = (
+            f"{host.hostname}: interrupted at stage {host.stage or 'pending'}: {host.reason} "
+            f"('jarvis resume {host.hostname}')"
+        )
     else:
         head = f"{host.hostname}: {host.state}"
     lines = [

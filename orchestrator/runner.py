@@ -27,11 +27,14 @@ from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import DONE_STATES, Listener, Redactor, StageTracker
 from orchestrator.executors import Executor, Job, make_executor
+from orchestrator.heartbeat import Heartbeat
+from orchestrator.leases import this_process
+from orchestrator.reaper import Interrupted, reap
 from orchestrator.stages import BY_ID, Stage, deploy_stages, playbook_stages
-from orchestrator.staging import remove_leftovers
 from orchestrator.store import DeploymentStore
 
 log = logging.getLogger("jarvis.runner")
+RESUMABLE = ("failed", "canceled", "interrupted")
 
 
 def make_redactor(secrets: Iterable[str], found: Callable[[], Iterable[str]] | None = None) -> Redactor:
@@ -140,10 +143,14 @@ class DeploymentRunner:
         self.config = config
         self.store = store
         self.executor: Executor = executor or make_executor(config)
-        for leftover in remove_leftovers(config.home / "private"):
-            log.warning("removed %s, credentials staged by a jarvis process that has died", leftover)
+        self.heartbeat = Heartbeat(store, config.lease_seconds)
+        self.reap()
         self.root_passwords = StoredRootPasswords(config.secrets_dir, config.vault_password_file)
         self.redact = make_redactor(config.secret_values(), self.root_passwords)
+
+    def reap(self) -> list[Interrupted]:
+        """Interrupt the deployments whose owner is gone (see orchestrator.reaper); what was interrupted."""
+        return reap(self.store, self.config.home, self.config.lease_seconds)
 
     def record(
         self,
@@ -170,6 +177,8 @@ class DeploymentRunner:
             options["approval"] = approval
         if design.partial:
             options["scope"] = "host"  # a pick of the design's hosts, not the cluster (see last_build_of_source)
+        self.reap()  # a lock whose holder is gone is released first
+        self.heartbeat.start()
         deployment_id = self.store.create_deployment(
             design.hosts,
             list(deploy_stages(kind)),
@@ -180,6 +189,7 @@ class DeploymentRunner:
             design_text=design.text or None,
             design_digest=design.digest or None,
             design_source=design.resolved_source or design.source,
+            owner=self.heartbeat.owner,
         )
         detail = _design_detail(design.source, design.digest)
         for host in design.hosts:
@@ -204,7 +214,8 @@ class DeploymentRunner:
     def record_resume(
         self, hostname: str, requested_by: str, *, force: bool = False, approval: str | None = None
     ) -> str:
-        """Record a deployment that continues HOSTNAME's failed one from its failed stage; return its id.
+        """Record a deployment that continues HOSTNAME's failed (or interrupted, or canceled) one from the stage it
+        stopped at; return its id.
 
         FORCE and APPROVAL as for :meth:`record` (a resume keeps the failed run's, and adds these).
 
@@ -212,16 +223,17 @@ class DeploymentRunner:
         moved pointers, kernel) comes from the store. Only the credentials stage, which is cheap and
         keeps the stored password, runs again to hand a provider its password.
         """
+        self.reap()  # a deployment whose owner died is interrupted now, and so resumable
         last = self.store.host_status(hostname)
-        if last is None or last.state not in ("failed", "canceled"):
+        if last is None or last.state not in RESUMABLE:
             state = "nothing recorded" if last is None else last.state
-            raise DeploymentError(f"{hostname} has no failed deployment to resume ({state})")
+            raise DeploymentError(f"{hostname} has no failed or interrupted deployment to resume ({state})")
         previous = self.store.deployment(last.deployment_id)
         if previous is None or previous["kind"] == "plan":
             raise DeploymentError(f"{hostname}'s last deployment cannot be resumed")
         host = next(h for h in previous["hosts"] if h["hostname"] == hostname)
         kind = previous["kind"]
-        from_stage = last.stage or "credentials"
+        from_stage = last.stage  # None: interrupted before its first stage, so everything runs again
         deployment_id = self.store.create_deployment(  # the host alone, with the design the failed run pinned
             [host],
             list(deploy_stages(kind)),
@@ -229,16 +241,18 @@ class DeploymentRunner:
             requested_by=requested_by,
             kind=kind,
             options={
-                **previous["options"],
+                **{key: value for key, value in previous["options"].items() if key != "from_stage"},
                 "resume_of": last.deployment_id,
-                "from_stage": from_stage,
+                **({"from_stage": from_stage} if from_stage else {}),
                 **({"force": True} if force else {}),
                 **({"approval": approval} if approval else {}),
             },
             design_text=previous.get("design_text"),
             design_digest=previous.get("design_digest"),
             design_source=previous.get("design_source"),
+            owner=self.heartbeat.owner,
         )
+        self.heartbeat.start()
         self.store.merge_facts(deployment_id, hostname, last.facts)
         for stage in _resumed_stages(kind, from_stage, skipped=True):
             self.store.end_stage(deployment_id, hostname, stage.id, "skipped", f"done in {last.deployment_id}")
@@ -254,6 +268,9 @@ class DeploymentRunner:
         hosts = record["hosts"]
         names = [host["hostname"] for host in hosts]
         self.root_passwords.watch(host["fqdn"] for host in hosts)
+        if not self.store.claim(deployment_id, this_process()):
+            raise DeploymentError(f"deployment {deployment_id} is {record['state']} already: it does not run again")
+        self.heartbeat.start()
         self.store.set_deployment_state(deployment_id, "running")
         running = RunningDeployment(deployment_id, names)
         tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, kind=record["kind"])
@@ -323,7 +340,8 @@ class DeploymentRunner:
                 found["jarvis_force"] = bool(options.get("force"))
                 found["jarvis_adopt"] = bool(options.get("adopt", False))
             if kind == "redeploy":
-                found["jarvis_rotate_credentials"] = not resuming  # the interrupted run rotated them already
+                # A resume's earlier run rotated them already, unless it was interrupted before its first stage.
+                found["jarvis_rotate_credentials"] = not resuming or not options.get("from_stage")
             if resuming:
                 found.update(self._learned(options["resume_of"], host))
             if options.get("approval"):

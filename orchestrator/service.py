@@ -6,6 +6,9 @@ from orchestrator import worker
 from orchestrator.config import Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
+from orchestrator.leases import owner_of
+from orchestrator.locks import describe_holder
+from orchestrator.reaper import Interrupted, interrupt
 from orchestrator.runner import DeploymentRunner
 from orchestrator.store import DeploymentStore, HostStatus
 
@@ -33,20 +36,75 @@ class Orchestrator:
 
         FORCE, ADOPT and APPROVAL as for :meth:`DeploymentRunner.record`.
         """
-        busy = [name for name in design.hostnames if self.running(name)]
-        if busy and not check:
-            raise DeploymentError(f"{', '.join(busy)} is being deployed already (see status, or cancel it)")
-        deployment_id = self.runner.record(
+        deployment_id = self.runner.record(  # raises HostBusy if another run holds one of the hosts
             design, requested_by, check=check, kind=kind, force=force, adopt=adopt, approval=approval
         )
-        worker.launch(self.config, deployment_id)
+        self._start_worker(deployment_id)
         return deployment_id
 
     def resume(self, hostname: str, requested_by: str, *, force: bool = False, approval: str | None = None) -> str:
         """Continue HOSTNAME's failed deployment from its failed stage, in a worker; return the new id."""
         deployment_id = self.runner.record_resume(hostname, requested_by, force=force, approval=approval)
-        worker.launch(self.config, deployment_id)
+        self._start_worker(deployment_id)
         return deployment_id
+
+    def _start_worker(self, deployment_id: str) -> None:
+        try:
+            pid = worker.launch(self.config, deployment_id)
+        except BaseException:
+            self.store.interrupt(deployment_id, "its worker could not be started")  # so its hosts are free again
+            raise
+        self._hand_over(deployment_id, pid)
+
+    def _hand_over(self, deployment_id: str, pid: int) -> None:
+        """Make the worker PID the deployment's owner now, so that a lease is never held by this process for
+        a run it does not follow (the worker claims it again as it starts; one that died already is reaped)."""
+        owner = owner_of(pid)
+        if owner is not None:
+            self.store.claim(deployment_id, owner)
+            return
+        record = self.store.deployment(deployment_id)  # the worker ended already: did it ever take the run?
+        if record is not None and record["owner"] == self.runner.heartbeat.owner:
+            reason = f"its worker (process {pid}) ended before it started; see runs/{deployment_id}.log"
+            self.store.interrupt(deployment_id, reason, judged=(record["owner"], record["heartbeat_at"]))
+
+    def reap(self) -> list[Interrupted]:
+        """Interrupt the deployments whose owner is gone; what was interrupted (see orchestrator.reaper)."""
+        return self.runner.reap()
+
+    def unlock(self, hostname: str, unlocked_by: str) -> str:
+        """Release HOSTNAME's lock by hand: its deployment is interrupted, what is left of it here ends."""
+        noticed = [line for interrupted in self.reap() for line in interrupted.lines()]
+        held = self.store.lock_holders([hostname])
+        if not held:
+            already = f" ({'; '.join(noticed)})" if noticed else ""
+            raise DeploymentError(f"{hostname} is not locked: nothing holds it{already}")
+        deployment_id, reason = held[0]["deployment_id"], f"unlocked by hand by {unlocked_by}"
+        others = [
+            host.hostname
+            for host in self.store.deployment_hosts(deployment_id)
+            if host.hostname != hostname and host.state in ("pending", "running")
+        ]
+        if others and not getattr(self.runner.executor, "host_cancel", False):
+            raise DeploymentError(
+                f"{hostname} shares deployment {deployment_id} with {', '.join(others)}, and the "
+                f"{self.config.executor.get('type', 'configured')} executor cannot stop one host of a run: "
+                f"cancel the deployment ('jarvis cancel --cluster {deployment_id}'), then unlock"
+            )
+        holder = self.store.unlock(hostname, unlocked_by, deployment_id)
+        if holder is None:
+            raise DeploymentError(f"{hostname} changed hands meanwhile: look at 'jarvis status {hostname}' again")
+        if others:  # the run goes on for them: HOSTNAME alone leaves it, at its next stage if the run still lives
+            self.store.interrupt(deployment_id, reason, hostname)
+            self.store.request_host_cancel(deployment_id, hostname)
+            note = f"; {', '.join(others)} {'goes' if len(others) == 1 else 'go'} on"
+        else:
+            record = self.store.deployment(deployment_id)
+            interrupt(self.store, self.config.runs_dir, deployment_id, reason, record["owner"] if record else None)
+            note = ""
+        return (
+            f"unlocked {hostname}: {describe_holder(holder)}; now interrupted, 'resume {hostname}' continues it{note}"
+        )
 
     def running(self, hostname: str) -> HostStatus | None:
         host = self.store.host_status(hostname)

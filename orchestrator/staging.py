@@ -15,29 +15,22 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from orchestrator.leases import process_start
+
 _OWNED = re.compile(r"^jarvis-(?P<pid>\d+)\.(?P<start>\d+)-")
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def owner_prefix(ident: str) -> str:
     """The name prefix of what this process stages for deployment IDENT."""
     pid = os.getpid()
-    return f"jarvis-{pid}.{_start_time(pid) or 0}-{ident}-"
+    return f"jarvis-{pid}.{process_start(pid) or 0}-{ident}-"
 
 
 def _owner_alive(name: str) -> bool:
     match = _OWNED.match(name)
     if match is None:
         return True  # not ours to judge
-    return _start_time(int(match["pid"])) == match["start"]
+    return str(process_start(int(match["pid"]))) == match["start"]
 
 
 def remove_leftovers(directory: Path) -> list[Path]:

@@ -13,6 +13,7 @@ import os
 import secrets
 import sqlite3
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator import locks
+from orchestrator.leases import Owner
 from orchestrator.stages import Stage
 
 SCHEMA = """
@@ -29,7 +32,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     kind TEXT NOT NULL,              -- deploy | plan
     source TEXT NOT NULL,
     requested_by TEXT NOT NULL,
-    state TEXT NOT NULL,             -- pending | running | successful | failed | canceled
+    state TEXT NOT NULL,             -- pending | running | successful | failed | canceled | interrupted
     created_at REAL NOT NULL,
     ended_at REAL,
     hosts_json TEXT NOT NULL DEFAULT '[]',   -- the design's canonical hosts, for a worker process
@@ -37,14 +40,16 @@ CREATE TABLE IF NOT EXISTS deployments (
     options_json TEXT NOT NULL DEFAULT '{}',  -- e.g. {"force": true} for a confirmed redeploy
     design_text TEXT,                -- the design it ran, as fetched (NULL: recorded before designs were pinned)
     design_digest TEXT,              -- SHA-256 of design_text, hex
-    design_source TEXT               -- where design_text came from, resolved (URL after redirects, cn=, path)
+    design_source TEXT,              -- where design_text came from, resolved (URL after redirects, cn=, path)
+    owner_json TEXT,                 -- the lease: the process that runs it (orchestrator.leases.Owner)
+    heartbeat_at REAL                -- when the owner last renewed the lease
 );
 CREATE TABLE IF NOT EXISTS hosts (
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
     hostname TEXT NOT NULL,
     fqdn TEXT NOT NULL,
     provider TEXT NOT NULL,
-    state TEXT NOT NULL,             -- pending | running | failed | ready | canceled | planned
+    state TEXT NOT NULL,             -- pending | running | failed | ready | canceled | planned | interrupted
     stage TEXT,                      -- the stage in progress, or where it failed
     reason TEXT,
     started_at REAL,
@@ -59,7 +64,7 @@ CREATE TABLE IF NOT EXISTS stages (
     position INTEGER NOT NULL,
     stage TEXT NOT NULL,
     title TEXT NOT NULL,
-    state TEXT NOT NULL,             -- pending | running | ok | changed | failed | skipped | not_run
+    state TEXT NOT NULL,             -- pending | running | ok | changed | failed | skipped | not_run | interrupted
                                      -- | not_implemented
     started_at REAL,
     ended_at REAL,
@@ -119,6 +124,8 @@ MIGRATIONS = (
     ("design_text", "TEXT"),
     ("design_digest", "TEXT"),
     ("design_source", "TEXT"),
+    ("owner_json", "TEXT"),
+    ("heartbeat_at", "REAL"),
 )
 SUBSCRIPTION_MIGRATIONS = (("identity", "TEXT NOT NULL DEFAULT ''"),)
 
@@ -126,6 +133,7 @@ SUBSCRIPTION_MIGRATIONS = (("identity", "TEXT NOT NULL DEFAULT ''"),)
 # SQLite's companions of the store file (WAL mode; a rollback journal while switching to it). SQLite
 # creates them with the store file's own mode.
 STORE_SUFFIXES = ("-wal", "-shm", "-journal")
+ENDED_STATES = ("successful", "failed", "canceled", "interrupted")
 PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
 
 
@@ -262,9 +270,10 @@ class DeploymentStore:
             _create_private(self.path)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + locks.SCHEMA)
         self._migrate()
         if on_disk:
             for companion in (self.path, *(self.path.with_name(self.path.name + s) for s in STORE_SUFFIXES)):
@@ -283,13 +292,16 @@ class DeploymentStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        # One connection, several threads (the runner's, the heartbeat's, the bot's reaper): one transaction
+        # at a time on it, or a BEGIN inside another thread's transaction fails.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -305,17 +317,23 @@ class DeploymentStore:
         design_text: str | None = None,
         design_digest: str | None = None,
         design_source: str | None = None,
+        owner: Owner | None = None,
     ) -> str:
         """Record a new deployment with every host's stages pending; return its id.
 
         DESIGN_TEXT, _DIGEST and _SOURCE pin the design it runs (see :class:`orchestrator.design.Design`).
+        OWNER holds its lease until a worker claims it. Unless it is a plan, its hosts are locked in the
+        same transaction: if another run holds one, nothing is recorded and :class:`locks.HostBusy` says who.
         """
         deployment_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:6]
         now = time.time()
         with self._transaction() as db:
+            if kind != "plan":
+                locks.take(db, deployment_id, [host["hostname"] for host in hosts], now)
             db.execute(
                 "INSERT INTO deployments (id, kind, source, requested_by, state, created_at, hosts_json, options_json, "
-                "design_text, design_digest, design_source) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                "design_text, design_digest, design_source, owner_json, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     deployment_id,
                     kind,
@@ -327,6 +345,8 @@ class DeploymentStore:
                     design_text,
                     design_digest,
                     design_source,
+                    json.dumps(owner.as_dict()) if owner else None,
+                    now,
                 ),
             )
             for host in hosts:
@@ -352,16 +372,121 @@ class DeploymentStore:
         return deployment_id
 
     def set_deployment_state(self, deployment_id: str, state: str) -> None:
-        ended = time.time() if state in ("successful", "failed", "canceled") else None
+        """Move the deployment on (an interrupted one stays so); an ended one releases its hosts."""
+        ended = time.time() if state in ENDED_STATES else None
         with self._transaction() as db:
             db.execute(
-                "UPDATE deployments SET state = ?, ended_at = COALESCE(?, ended_at) WHERE id = ?",
+                "UPDATE deployments SET state = ?, ended_at = COALESCE(?, ended_at) "
+                "WHERE id = ? AND state != 'interrupted'",
                 (state, ended, deployment_id),
             )
+            if ended is not None:
+                locks.release(db, deployment_id)
+
+    # -- leases: who runs a deployment (see orchestrator.leases and orchestrator.reaper) ----------
+
+    def claim(self, deployment_id: str, owner: Owner) -> bool:
+        """Make OWNER the process that runs DEPLOYMENT_ID (a worker taking over from who recorded it); False if
+        it is not pending or running any more (interrupted meanwhile): then it must not run."""
+        with self._transaction() as db:
+            claimed = db.execute(
+                "UPDATE deployments SET owner_json = ?, heartbeat_at = ? "
+                "WHERE id = ? AND state IN ('pending', 'running')",
+                (json.dumps(owner.as_dict()), time.time(), deployment_id),
+            ).rowcount
+        return claimed == 1
+
+    def heartbeat(self, owner: Owner) -> int:
+        """Renew the lease of every deployment OWNER still runs; return how many."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE deployments SET heartbeat_at = ? WHERE owner_json = ? AND state IN ('pending', 'running')",
+                (time.time(), json.dumps(owner.as_dict())),
+            ).rowcount
+
+    def leases(self) -> list[tuple[str, Owner | None, float | None]]:
+        """The deployments that are pending or running: (id, owner, last heartbeat)."""
+        rows = self._db.execute(
+            "SELECT id, owner_json, heartbeat_at FROM deployments WHERE state IN ('pending', 'running')"
+        ).fetchall()
+        return [
+            (
+                row["id"],
+                Owner.from_dict(json.loads(row["owner_json"])) if row["owner_json"] else None,
+                row["heartbeat_at"],
+            )
+            for row in rows
+        ]
+
+    def interrupt(
+        self,
+        deployment_id: str,
+        reason: str,
+        hostname: str | None = None,
+        *,
+        judged: tuple[Owner | None, float | None] | None = None,
+    ) -> list[tuple[str, str | None]]:
+        """Mark a pending or running deployment ``interrupted`` because REASON (its owner is gone): the hosts
+        still going, each at the stage it was in, with an event chat announces; its locks are released.
+        Return those hosts and their stages; nothing if it was not running any more (another process saw it
+        first). With HOSTNAME, that host alone (an unlock of one host of a run whose others go on). JUDGED, the
+        owner and heartbeat a reaper found lost: if either changed since (a worker claimed it), nothing is done."""
+        now = time.time()
+        with self._transaction() as db:
+            if judged is not None:
+                row = db.execute(
+                    "SELECT owner_json, heartbeat_at FROM deployments WHERE id = ?", (deployment_id,)
+                ).fetchone()
+                owner, heartbeat_at = judged
+                expected = (json.dumps(owner.as_dict()) if owner else None, heartbeat_at)
+                if row is None or (row["owner_json"], row["heartbeat_at"]) != expected:
+                    return []
+            if hostname is None:
+                changed = db.execute(
+                    "UPDATE deployments SET state = 'interrupted', ended_at = ? "
+                    "WHERE id = ? AND state IN ('pending', 'running')",
+                    (now, deployment_id),
+                ).rowcount
+                if not changed:
+                    return []
+            rows = db.execute(
+                "SELECT hostname, stage FROM hosts WHERE deployment_id = ? AND state IN ('pending', 'running') "
+                "AND (? IS NULL OR hostname = ?) ORDER BY rowid",
+                (deployment_id, hostname, hostname),
+            ).fetchall()
+            hosts = [(row["hostname"], row["stage"]) for row in rows]
+            for name, stage in hosts:
+                db.execute(
+                    "UPDATE hosts SET state = 'interrupted', reason = ?, ended_at = ? "
+                    "WHERE deployment_id = ? AND hostname = ?",
+                    (reason, now, deployment_id, name),
+                )
+                db.execute(
+                    "UPDATE stages SET state = CASE state WHEN 'running' THEN 'interrupted' ELSE 'not_run' END, "
+                    "ended_at = CASE state WHEN 'running' THEN ? ELSE ended_at END "
+                    "WHERE deployment_id = ? AND hostname = ? AND state IN ('pending', 'running')",
+                    (now, deployment_id, name),
+                )
+                self._insert_event(db, deployment_id, "interrupted", reason, name, stage)
+            locks.release(db, deployment_id, hostname)
+        return hosts
+
+    # -- host locks (orchestrator.locks) ---------------------------------------------------------
+
+    def lock_holders(self, hostnames: list[str]) -> list[dict[str, Any]]:
+        return locks.holders(self._db, hostnames)
+
+    def unlock(self, hostname: str, unlocked_by: str, deployment_id: str | None = None) -> dict[str, Any] | None:
+        """Release HOSTNAME's lock by hand (``jarvis unlock``; if DEPLOYMENT_ID holds it) and record who did;
+        what held it, or None."""
+        with self._transaction() as db:
+            return locks.release_by_hand(db, hostname, unlocked_by, time.time(), deployment_id)
 
     def start_stage(self, deployment_id: str, hostname: str, stage: str, at: float | None = None) -> None:
         at = at or time.time()
         with self._transaction() as db:
+            if _interrupted(db, deployment_id, hostname):
+                return
             db.execute(
                 "UPDATE stages SET state = 'running', started_at = ? "
                 "WHERE deployment_id = ? AND hostname = ? AND stage = ?",
@@ -386,6 +511,8 @@ class DeploymentStore:
         """Close a stage as ok, changed, failed, skipped or not_run; a failure fails the host."""
         at = at or time.time()
         with self._transaction() as db:
+            if _interrupted(db, deployment_id, hostname):
+                return
             db.execute(
                 "UPDATE stages SET state = ?, ended_at = ?, started_at = COALESCE(started_at, ?), detail = ?, "
                 "actions = ? WHERE deployment_id = ? AND hostname = ? AND stage = ?",
@@ -409,6 +536,8 @@ class DeploymentStore:
         """Set a host's final state; stages still pending become not_run."""
         now = time.time()
         with self._transaction() as db:
+            if _interrupted(db, deployment_id, hostname):
+                return
             db.execute(
                 "UPDATE hosts SET state = ?, reason = COALESCE(?, reason), stage = COALESCE(?, stage), "
                 "ended_at = COALESCE(ended_at, ?) WHERE deployment_id = ? AND hostname = ?",
@@ -419,9 +548,12 @@ class DeploymentStore:
                 "AND state IN ('pending', 'running')",
                 (deployment_id, hostname),
             )
+            locks.release(db, deployment_id, hostname)
 
     def merge_facts(self, deployment_id: str, hostname: str, facts: dict[str, Any]) -> None:
         with self._transaction() as db:
+            if _interrupted(db, deployment_id, hostname):
+                return
             row = db.execute(
                 "SELECT facts FROM hosts WHERE deployment_id = ? AND hostname = ?", (deployment_id, hostname)
             ).fetchone()
@@ -435,13 +567,20 @@ class DeploymentStore:
         self, deployment_id: str, kind: str, text: str, hostname: str | None = None, stage: str | None = None
     ) -> None:
         with self._transaction() as db:
-            seq = db.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?", (deployment_id,)
-            ).fetchone()[0]
-            db.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (deployment_id, seq, time.time(), hostname, stage, kind, text),
-            )
+            if not _interrupted(db, deployment_id, hostname):
+                self._insert_event(db, deployment_id, kind, text, hostname, stage)
+
+    @staticmethod
+    def _insert_event(
+        db: sqlite3.Connection, deployment_id: str, kind: str, text: str, hostname: str | None, stage: str | None
+    ) -> None:
+        seq = db.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE deployment_id = ?", (deployment_id,)
+        ).fetchone()[0]
+        db.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (deployment_id, seq, time.time(), hostname, stage, kind, text),
+        )
 
     def request_cancel(self, deployment_id: str) -> None:
         with self._transaction() as db:
@@ -568,11 +707,17 @@ class DeploymentStore:
         record = dict(row)
         record["hosts"] = json.loads(record.pop("hosts_json"))
         record["options"] = json.loads(record.pop("options_json"))
+        owner = record.pop("owner_json")
+        record["owner"] = Owner.from_dict(json.loads(owner)) if owner else None
         return record
 
     def cancel_requested(self, deployment_id: str) -> bool:
-        row = self._db.execute("SELECT cancel_requested FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
-        return bool(row and row[0])
+        """Whether someone asked to cancel DEPLOYMENT_ID, or it was interrupted (unlocked by hand, or judged lost
+        by a reaper elsewhere) while its owner still runs it: either way, its playbook must stop."""
+        row = self._db.execute(
+            "SELECT cancel_requested, state FROM deployments WHERE id = ?", (deployment_id,)
+        ).fetchone()
+        return bool(row and (row[0] or row[1] == "interrupted"))
 
     def host_cancels(self, deployment_id: str) -> set[str]:
         """The hosts of DEPLOYMENT_ID asked to stop alone (see request_host_cancel)."""
@@ -682,6 +827,18 @@ class DeploymentStore:
             design_digest=row["design_digest"],
             design_source=row["design_source"],
         )
+
+
+def _interrupted(db: sqlite3.Connection, deployment_id: str, hostname: str | None) -> bool:
+    """Whether DEPLOYMENT_ID (or its HOSTNAME) was marked interrupted: then what its old owner still writes
+    about it is ignored (the state a reaper or an unlock left is final; a resume carries on in a deployment
+    of its own)."""
+    row = db.execute(
+        "SELECT d.state, h.state AS host_state FROM deployments d "
+        "LEFT JOIN hosts h ON h.deployment_id = d.id AND h.hostname = ? WHERE d.id = ?",
+        (hostname, deployment_id),
+    ).fetchone()
+    return row is not None and "interrupted" in (row["state"], row["host_state"])
 
 
 def _stored_design(row: sqlite3.Row) -> StoredDesign:

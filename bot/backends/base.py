@@ -3,6 +3,11 @@
 The command core sees only :class:`Message`, :class:`Identity` and :class:`Place`; a backend turns
 its protocol's events into those and sends text back to a place. Backends reconnect by themselves
 (exponential backoff with jitter), rejoin their channels or rooms, and rate-limit what they send.
+
+What a backend sends comes in two kinds: a reply to a person (:meth:`Backend.send`), which waits
+for a connection if need be and goes before everything else, and an announcement
+(:meth:`Backend.announce`), which goes out only on a live connection and tells whether it did,
+so the announcer can record it as sent only once it was.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class Backend(ABC):
     """One connection to one chat network."""
 
     protocol: str = ""
+    line_bytes: int = 400  # the longest message (UTF-8 bytes) the announcer packs merged announcements into
+    line_separator: str = " | "  # what joins announcements merged into one message
 
     @property
     @abstractmethod
@@ -71,9 +78,19 @@ class Backend(ABC):
 
     @abstractmethod
     async def send(self, place: Place, text: str) -> None:
-        """Send one line (rate-limited); never raises because the network is down: it queues.
+        """Reply TEXT to PLACE: ahead of any announcement, rate-limited; while connected, return once written.
 
-        To a private place with an identity, only while the identity holds it (see :class:`Place`).
+        Never raises because the network is down: it queues (a bounded number of lines) for the next
+        connection. To a private place with an identity, only while the identity holds it (see :class:`Place`).
+        """
+
+    @abstractmethod
+    async def announce(self, place: Place, text: str) -> bool:
+        """Write TEXT to PLACE on the live connection, behind replies; True once written, False if not.
+
+        False (at once while disconnected, or when the connection ends first) means the text is still
+        owed: nothing keeps it for later. A text dropped on purpose (a private place whose identity
+        no longer holds it, characters the protocol cannot carry) counts as written, with a log line.
         """
 
     @abstractmethod

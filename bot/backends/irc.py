@@ -1,9 +1,11 @@
 """The IRC backend: jaraco's ``irc`` library on the bot's own asyncio loop (``irc.client_aio``).
 
 One connection at a time. Each attempt gets a fresh reactor and connection, so nothing an old,
-dying connection reports can reach the new one. Lines to send go through one outbox, written by
-one task at the rate the :class:`RateLimiter` allows, and only while the bot is registered and in
-its channels; while it is not, they wait there (up to ``max_queue`` lines).
+dying connection reports can reach the new one. Lines to send go through one
+:class:`~bot.backends.outbox.Outbox`, written by one task at the rate the :class:`RateLimiter`
+allows, and only while the bot is registered and in its channels: replies first (while the bot is
+away they wait, up to ``max_queue`` lines), then announcements, which count as written once the
+socket has taken them (the transport's buffer is drained) and are never kept for a later connection.
 
 A line for a private place that names an identity goes out only if the nick still belongs to it:
 just before writing it the backend asks the server (USERHOST) whose the nick is now, and drops
@@ -17,18 +19,16 @@ import contextlib
 import logging
 import ssl
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import irc.client
 import irc.connection
-import irc.strings
-from irc.client_aio import AioConnection, AioReactor, IrcProtocol
-from jaraco.stream.buffer import LenientDecodingLineBuffer
 
+from bot.backends._irc_wire import Reactor, fold, same_mask, split_message
 from bot.backends.base import Backend, Backoff, Identity, Message, MessageHandler, Place, RateLimiter
+from bot.backends.outbox import Outbox, Outgoing, until_drained
 
 __all__ = ["IrcBackend", "split_message"]
 
@@ -48,74 +48,6 @@ _JOIN_FAILURES = (
     "needreggednick",
 )
 _WANTED_CAPS = frozenset({"account-tag"})  # lets the server tag each message with the sender's account
-
-
-def split_message(text: str, limit: int = 400) -> list[str]:
-    """Split TEXT into the lines of one PRIVMSG each: no CR, LF or NUL, at most LIMIT bytes of UTF-8.
-
-    Long lines are cut at the last space that fits, or mid-word if a word alone is too long; blank
-    lines are dropped (IRC cannot send an empty message).
-    """
-    lines: list[str] = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw.replace("\0", "").rstrip()
-        while line.strip():
-            encoded = line.encode()
-            if len(encoded) <= limit:
-                lines.append(line)
-                break
-            fits = encoded[:limit].decode(errors="ignore")  # the longest prefix cut at a character
-            if line[len(fits)] == " ":  # the cut falls on a space already
-                cut = len(fits)
-            else:
-                space = fits.rfind(" ")
-                cut = space if space > 0 and fits[:space].strip() else len(fits)
-            lines.append(fits[:cut].rstrip())
-            line = line[cut:].lstrip(" ")
-    return lines
-
-
-class _Protocol(IrcProtocol):  # type: ignore[misc]
-    """The library's protocol, plus: open with ``CAP LS`` and tell when the connection is gone."""
-
-    def __init__(self, connection: Any, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(connection, loop)
-        self.lost: asyncio.Future[None] = loop.create_future()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Before NICK and USER (the library sends them next): the server then holds registration
-        # until CAP END, so capabilities are settled before the welcome.
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(b"CAP LS 302\r\n")
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        try:
-            super().connection_lost(exc)
-        finally:
-            if not self.lost.done():
-                self.lost.set_result(None)
-
-
-class _Connection(AioConnection):  # type: ignore[misc]
-    protocol_class = _Protocol
-    # People paste Latin-1 too; a strict decoder would make one such line a fatal protocol error.
-    buffer_class = LenientDecodingLineBuffer
-
-
-class _Reactor(AioReactor):  # type: ignore[misc]
-    connection_class = _Connection
-
-
-@dataclass(eq=False)
-class _Outgoing:
-    target: str
-    text: str
-    done: asyncio.Future[None] | None = None  # resolved when written, dropped, or the connection drops
-    identity: str = ""  # a private line: the nick!user@host it is for, checked just before it is written
-
-    def release(self) -> None:
-        if self.done is not None and not self.done.done():
-            self.done.set_result(None)
 
 
 @dataclass(eq=False)
@@ -140,19 +72,6 @@ class _Session:
         transport = getattr(self.conn, "transport", None)
         if transport is not None:
             transport.abort()
-
-
-def _fold(name: str) -> str:
-    return str(irc.strings.lower(name))
-
-
-def _same_mask(one: str, other: str) -> bool:
-    """Whether two nick!user@host masks are the same (nick and host compared without case)."""
-    nick, _, userhost = one.partition("!")
-    other_nick, _, other_userhost = other.partition("!")
-    user, _, host = userhost.rpartition("@")
-    other_user, _, other_host = other_userhost.rpartition("@")
-    return _fold(nick) == _fold(other_nick) and user == other_user and host.lower() == other_host.lower()
 
 
 class IrcBackend(Backend):
@@ -181,7 +100,8 @@ class IrcBackend(Backend):
     ) -> None:
         """PING_INTERVAL: idle seconds before the bot pings the server; PING_TIMEOUT: idle seconds
         after which the connection counts as dead; CONNECT_TIMEOUT: for TCP (and TLS) plus registration;
-        IDENTITY_TIMEOUT: how long a private line waits for the server to say whose its nick is."""
+        MAX_QUEUE: reply lines kept while disconnected; IDENTITY_TIMEOUT: how long a private line waits
+        for the server to say whose its nick is."""
         self.host = host
         self.port = port
         self._nick = nick
@@ -194,11 +114,9 @@ class IrcBackend(Backend):
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._connect_timeout = connect_timeout
-        self._max_line_bytes = max_line_bytes
-        self._max_queue = max_queue
+        self.line_bytes = max_line_bytes
         self._identity_timeout = identity_timeout
-        self._outbox: deque[_Outgoing] = deque()
-        self._outbox_changed = asyncio.Event()
+        self._outbox = Outbox(self._rate_limit, max_queue)
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
         self._running = False
@@ -241,19 +159,24 @@ class IrcBackend(Backend):
             self._finished.set()
 
     async def send(self, place: Place, text: str) -> None:
-        """Queue TEXT for PLACE, one PRIVMSG per line; while connected, return once it is written."""
-        if place.protocol != self.protocol:
-            raise ValueError(f"IrcBackend cannot send to a {place.protocol} place")
-        lines = split_message(text, self._max_line_bytes)
+        """Queue TEXT for PLACE ahead of announcements, one PRIVMSG per line; while connected, return once written."""
+        lines = self._lines(place, text)
         if not lines:
             return
-        done = asyncio.get_running_loop().create_future() if self.connected else None
-        identity = place.identity if place.private else ""
-        for index, line in enumerate(lines):
-            self._enqueue(_Outgoing(place.target, line, done if index == len(lines) - 1 else None, identity))
-        self._outbox_changed.set()
-        if done is not None:
+        connected = self.connected
+        done = self._outbox.reply(place, lines)
+        if connected:
             await done
+
+    async def announce(self, place: Place, text: str) -> bool:
+        """Write TEXT to PLACE now, behind replies; True once the socket took every line of it."""
+        lines = self._lines(place, text)
+        return await self._outbox.announce(place, lines) if lines else True
+
+    def _lines(self, place: Place, text: str) -> list[str]:
+        if place.protocol != self.protocol:
+            raise ValueError(f"IrcBackend cannot send to a {place.protocol} place")
+        return split_message(text, self.line_bytes)
 
     async def stop(self) -> None:
         """Send QUIT, and wait (a few seconds at most) for :meth:`run` to return."""
@@ -266,9 +189,9 @@ class IrcBackend(Backend):
 
     async def _connect_once(self, on_message: MessageHandler) -> None:
         loop = asyncio.get_running_loop()
-        reactor = _Reactor(loop=loop)
+        reactor = Reactor(loop=loop)
         conn = reactor.server()
-        session = _Session(conn, pending={_fold(channel) for channel in self.channels})
+        session = _Session(conn, pending={fold(channel) for channel in self.channels})
         self._install_handlers(reactor, session, on_message)
         self._session = session
         factory = irc.connection.AioFactory(ssl=ssl.create_default_context()) if self._tls else None
@@ -315,8 +238,7 @@ class IrcBackend(Backend):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._session = None
-            for line in self._outbox:
-                line.release()
+            self._outbox.close()
         log.info("disconnected from IRC server %s:%d", self.host, self.port)
 
     async def _until_stopped(self, aw: Coroutine[Any, Any, _T] | asyncio.Future[_T]) -> _T | None:
@@ -416,27 +338,27 @@ class IrcBackend(Backend):
             settle(conn)
 
         def join(conn: Any, event: Any) -> None:
-            if _fold(event.source.nick) != _fold(conn.get_nickname()):
+            if fold(event.source.nick) != fold(conn.get_nickname()):
                 return
             log.info("joined %s", event.target)
-            session.pending.discard(_fold(event.target))
+            session.pending.discard(fold(event.target))
             settle(conn)
 
         def join_failed(conn: Any, event: Any) -> None:
             channel = event.arguments[0] if event.arguments else ""
-            configured = {_fold(c): c for c in self.channels}
-            if _fold(channel) not in configured:
+            configured = {fold(c): c for c in self.channels}
+            if fold(channel) not in configured:
                 return
             reason = event.arguments[-1] if len(event.arguments) > 1 else event.type
             log.warning("cannot join %s: %s (will retry)", channel, reason)
-            session.pending.discard(_fold(channel))
-            session.failed[_fold(channel)] = configured[_fold(channel)]
+            session.pending.discard(fold(channel))
+            session.failed[fold(channel)] = configured[fold(channel)]
             settle(conn)
 
         def kicked(conn: Any, event: Any) -> None:
-            if event.arguments and _fold(event.arguments[0]) == _fold(conn.get_nickname()):
+            if event.arguments and fold(event.arguments[0]) == fold(conn.get_nickname()):
                 log.warning("kicked from %s by %s (will rejoin)", event.target, event.source.nick)
-                session.failed[_fold(event.target)] = event.target
+                session.failed[fold(event.target)] = event.target
 
         def settle(conn: Any) -> None:
             """Ready once registered and every JOIN is answered; then start writing the outbox."""
@@ -444,13 +366,14 @@ class IrcBackend(Backend):
                 return
             session.ready = True
             log.info("connected to %s:%d, in %s", self.host, self.port, ", ".join(self.channels) or "no channel")
-            session.drainer = asyncio.get_running_loop().create_task(self._drain(session))
+            drain = self._outbox.drain(lambda line: self._write(session, line))
+            session.drainer = asyncio.get_running_loop().create_task(drain)
 
         def message(conn: Any, event: Any) -> None:
             source = event.source
             if not source or "!" not in source or not event.arguments:
                 return  # from the server itself, not from a person
-            if _fold(source.nick) == _fold(conn.get_nickname()):
+            if fold(source.nick) == fold(conn.get_nickname()):
                 return
             private = event.type == "privmsg"
             account = next((tag["value"] for tag in event.tags or () if tag["key"] == "account"), None)
@@ -503,47 +426,32 @@ class IrcBackend(Backend):
         except Exception:
             log.exception("message handler failed on a message from %s", msg.sender.id)
 
-    # The outbox.
+    # Writing the outbox.
 
-    def _enqueue(self, line: _Outgoing) -> None:
-        if len(self._outbox) >= self._max_queue:
-            dropped = self._outbox.popleft()
-            dropped.release()
-            log.warning("IRC outbox full (%d lines): dropped the oldest line, to %s", self._max_queue, dropped.target)
-        self._outbox.append(line)
-
-    async def _drain(self, session: _Session) -> None:
-        """Write the outbox in order, at the rate limiter's pace; cancelled when the connection ends."""
-        while True:
-            while not self._outbox:
-                self._outbox_changed.clear()
-                await self._outbox_changed.wait()
-            await self._rate_limit.wait()
-            if not self._outbox:
-                continue
-            line = self._outbox.popleft()
-            if line.identity:
-                try:
-                    holder = await self._holder(session, line.target)
-                except BaseException:
-                    self._outbox.appendleft(line)  # the connection ends: the next one asks again
-                    raise
-                if holder is None or not _same_mask(holder, line.identity):
-                    log.warning(
-                        "not sending to %s: the nick is %s, not %s's who asked there; line dropped",
-                        line.target,
-                        f"now {holder}'s" if holder else "not in use (or the server did not say)",
-                        line.identity,
-                    )
-                    line.release()
-                    continue
-            try:
-                session.conn.privmsg(line.target, line.text)
-            except irc.client.MessageTooLong:
-                log.warning("line to %s too long for IRC: dropped", line.target)
-            except irc.client.InvalidCharacters:
-                log.warning("line to %s has invalid characters: dropped", line.target)
-            line.release()
+    async def _write(self, session: _Session, line: Outgoing) -> None:
+        """Write LINE as one PRIVMSG and wait until the socket took it; a private line only to its identity."""
+        target = line.place.target
+        if line.place.private and line.place.identity:
+            holder = await self._holder(session, target)
+            if holder is None or not same_mask(holder, line.place.identity):
+                log.warning(
+                    "not sending to %s: the nick is %s, not %s's who asked there; line dropped",
+                    target,
+                    f"now {holder}'s" if holder else "not in use (or the server did not say)",
+                    line.place.identity,
+                )
+                return
+        try:
+            session.conn.privmsg(target, line.text)
+        except irc.client.MessageTooLong:
+            log.warning("line to %s too long for IRC: dropped", target)
+            return
+        except irc.client.InvalidCharacters:
+            log.warning("line to %s has invalid characters: dropped", target)
+            return
+        except irc.client.ServerNotConnectedError as exc:
+            raise ConnectionError(str(exc)) from exc
+        await until_drained(getattr(session.conn, "transport", None), lambda: not session.ready)
 
     async def _holder(self, session: _Session, nick: str) -> str | None:
         """The nick!user@host that holds NICK now, as the server says (USERHOST), or None."""
@@ -559,6 +467,6 @@ class IrcBackend(Backend):
             session.userhost_reply = None
         for entry in entries:  # nick[*]=[+-]user@host; * marks an operator, +/- here/away
             name, sep, userhost = entry.partition("=")
-            if sep and _fold(name.rstrip("*")) == _fold(nick):
+            if sep and fold(name.rstrip("*")) == fold(nick):
                 return f"{name.rstrip('*')}!{userhost[1:]}"
         return None

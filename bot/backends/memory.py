@@ -1,4 +1,8 @@
-"""An in-memory backend: tests push messages as a person would and read what the bot answered."""
+"""An in-memory backend: tests push messages as a person would and read what the bot answered.
+
+It writes at once, so replies and announcements land in ``sent`` in the order they are sent; a
+test sets ``online`` to False to play a dropped connection (announcements then are not written).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ class MemoryBackend(Backend):
         self.sent: list[tuple[Place, str]] = []
         self.dropped: list[tuple[Place, str]] = []  # private lines whose nick had passed to someone else
         self.holders: dict[str, str] = {}  # nick -> the identity that spoke under it last
+        self.announced: list[tuple[Place, str]] = []  # what announce() wrote (also in sent)
+        self.online = True
         self._inbox: asyncio.Queue[Message | None] = asyncio.Queue()
-        self._running = False
 
     @property
     def nick(self) -> str:
@@ -27,21 +32,29 @@ class MemoryBackend(Backend):
 
     @property
     def connected(self) -> bool:
-        return self._running
+        return self.online
 
     async def run(self, on_message: MessageHandler) -> None:
-        self._running = True
         while (message := await self._inbox.get()) is not None:
             await on_message(self, message)
-        self._running = False
 
     async def send(self, place: Place, text: str) -> None:
+        self._write(place, text)
+
+    async def announce(self, place: Place, text: str) -> bool:
+        if not self.online:
+            return False
+        self.announced.extend(self._write(place, text))
+        return True
+
+    def _write(self, place: Place, text: str) -> list[tuple[Place, str]]:
         lines = [(place, line) for line in text.splitlines() or [""]]
         if place.private and place.identity and self.holders.get(place.target) != place.identity:
             log.warning("not sending to %s: the nick is not %s's now; dropped", place.target, place.identity)
             self.dropped.extend(lines)
-            return
+            return []
         self.sent.extend(lines)
+        return lines
 
     async def stop(self) -> None:
         await self._inbox.put(None)

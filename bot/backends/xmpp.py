@@ -11,6 +11,11 @@ it is for: a room nick can pass to someone else.
 The backend owns reconnection: slixmpp's own retry schedule is cancelled after each attempt and
 :class:`~bot.backends.base.Backoff` decides when to try again; keepalive pings (XEP-0199) abort a
 connection the server stopped answering, which starts the same reconnect path.
+
+What the bot says goes through an :class:`~bot.backends.outbox.Outbox`, written while a session is
+established: replies first (while the bot is away they wait, up to ``queue_limit`` messages), then
+announcements, which count as sent once slixmpp's send queue handed them to the socket and its
+buffer is drained, and are never kept for a later session.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import deque
 from collections.abc import Awaitable
 
 from slixmpp import JID, ClientXMPP
@@ -28,6 +32,7 @@ from slixmpp.stanza import Message as XmppMessage
 from slixmpp.stanza import StreamError
 
 from bot.backends.base import Backend, Backoff, Identity, Message, MessageHandler, Place, RateLimiter
+from bot.backends.outbox import Outbox, Outgoing, until_drained
 
 __all__ = ["MAX_MESSAGE_CHARS", "XmppBackend"]
 
@@ -43,11 +48,14 @@ class XmppBackend(Backend):
     """One XMPP account in its rooms; runs in the caller's asyncio loop until :meth:`stop`."""
 
     protocol = "xmpp"
+    line_bytes = MAX_MESSAGE_CHARS  # as bytes: a merged message never passes the limit in characters
+    line_separator = "\n"  # a message body carries line breaks: merged announcements keep a line each
     connect_timeout = 30.0  # TCP connect, login and room joins of one attempt
     join_timeout = 10.0
     keepalive_interval = 60.0
     keepalive_timeout = 20.0
-    queue_limit = 200  # messages kept while disconnected; the oldest go first
+    queue_limit = 200  # reply messages kept while disconnected; the oldest go first
+    send_timeout = 20.0  # for slixmpp's send queue to take a message; longer means a stuck connection
 
     def __init__(
         self,
@@ -74,8 +82,9 @@ class XmppBackend(Backend):
         self._client: ClientXMPP | None = None
         self._on_message: MessageHandler | None = None
         self._room_nicks: dict[str, str] = {}  # rooms of this session → the bot's nick there
-        self._outbox: deque[tuple[Place, str]] = deque()
+        self._outbox = Outbox(self._rate_limit, self.queue_limit)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._drainer: asyncio.Task[None] | None = None  # writes the outbox while a session is established
         self._attempt = 0  # counts connections, so a late handler of an old one does nothing
         self._ready = asyncio.Event()
         self._connection_over = asyncio.Event()
@@ -124,16 +133,25 @@ class XmppBackend(Backend):
             await _first_of(self._finished, timeout=self.connect_timeout)
 
     async def send(self, place: Place, text: str) -> None:
+        """Queue TEXT for PLACE ahead of announcements; while connected, return once it is sent."""
+        chunks = self._chunks_for(place, text)
+        if not chunks:
+            return
+        connected = self.connected
+        done = self._outbox.reply(place, chunks)
+        if connected:
+            await done
+
+    async def announce(self, place: Place, text: str) -> bool:
+        """Send TEXT to PLACE on the established session, behind replies; True once the socket took it."""
+        chunks = self._chunks_for(place, text)
+        return await self._outbox.announce(place, chunks) if chunks else True
+
+    def _chunks_for(self, place: Place, text: str) -> list[str]:
         if place.protocol != self.protocol:
             log.warning("not sending to a %s place over XMPP: %s", place.protocol, place.target)
-            return
-        for chunk in _chunks(_NOT_XML.sub("", text), MAX_MESSAGE_CHARS):
-            if self.connected and not self._outbox:
-                await self._rate_limit.wait()
-                if self.connected and not self._outbox:
-                    self._transmit(place, chunk)
-                    continue
-            self._enqueue(place, chunk)
+            return []
+        return _chunks(_NOT_XML.sub("", text), MAX_MESSAGE_CHARS)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -196,6 +214,7 @@ class XmppBackend(Backend):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._outbox.close()
 
     async def _on_session_start(self, _event: object) -> None:
         client, attempt = self._client, self._attempt
@@ -229,14 +248,17 @@ class XmppBackend(Backend):
         self._backoff.reset()
         self._ready.set()
         log.info("connected to %s as %s, in %s", self._server_name(), self._jid.bare, ", ".join(self._room_nicks))
-        if self._outbox:
-            self._spawn(self._flush_outbox(attempt))
+        self._drainer = self._spawn(self._outbox.drain(lambda message: self._write(client, attempt, message)))
 
     def _on_disconnected(self, reason: object) -> None:
         was_ready = self._ready.is_set()
         self._ready.clear()
         self._room_nicks.clear()
         self._connection_over.set()
+        if self._drainer is not None:
+            self._drainer.cancel()  # as it ends it settles what it did not send, as close() does now
+            self._drainer = None
+        self._outbox.close()
         if was_ready and not self._stopping.is_set():
             log.warning("disconnected from %s: %s", self._server_name(), reason or "connection lost")
 
@@ -327,29 +349,29 @@ class XmppBackend(Backend):
 
     # -- outgoing -----------------------------------------------------------------------------
 
-    def _transmit(self, place: Place, text: str) -> None:
-        if self._client is None:
-            self._enqueue(place, text)
-            return
+    async def _write(self, client: ClientXMPP, attempt: int, message: Outgoing) -> None:
+        """Send MESSAGE in session ATTEMPT; return once the socket took it (a private one only to its identity)."""
+        place = message.place
+
+        def over() -> bool:
+            return attempt != self._attempt or not self._ready.is_set()
+
+        if over():
+            raise ConnectionError("the XMPP session is over")
         if place.private and place.identity and not self._holds(place):
             log.warning("not sending to %s: it is not %s's now; message dropped", place.target, place.identity)
             return
-        self._client.send_message(mto=JID(place.target), mbody=text, mtype="chat" if place.private else "groupchat")
-
-    def _enqueue(self, place: Place, text: str) -> None:
-        if len(self._outbox) >= self.queue_limit:
-            dropped, _ = self._outbox.popleft()
-            log.warning("outgoing queue full while disconnected: dropped the oldest message to %s", dropped.target)
-        self._outbox.append((place, text))
-
-    async def _flush_outbox(self, attempt: int) -> None:
-        """Send what queued up while the bot was away, oldest first, at the rate limit."""
-        while self._outbox and self._ready.is_set() and attempt == self._attempt:
-            await self._rate_limit.wait()
-            if not self._ready.is_set() or attempt != self._attempt or not self._outbox:
-                return
-            place, text = self._outbox.popleft()
-            self._transmit(place, text)
+        client.send_message(mto=JID(place.target), mbody=message.text, mtype="chat" if place.private else "groupchat")
+        # slixmpp's sender takes it from its queue and writes it in the same step (no async filter here).
+        waited = 0.0
+        while client.waiting_queue.qsize() and not over():
+            if waited > self.send_timeout:
+                log.warning("%s: nothing sent for %.0f s; dropping the connection", self._server_name(), waited)
+                client.abort()
+                raise ConnectionError("slixmpp's send queue is stuck")
+            await asyncio.sleep(0.01)
+            waited += 0.01
+        await until_drained(client.transport, over)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from sandbox.ec2 import cloud_config
 from sandbox.worker import WorkerInfo
 from tests.hostile.corpus import Entry, hostnames, load_corpus, merged_design, new_marker
 from tests.support.ansible import REPO, ansible_env
-from tests.support.world import ec2_client, ldap_entry, on_host, query
+from tests.support.world import ec2_client, ec2_instances, ldap_entry, on_host, query
 
 pytestmark = pytest.mark.integration
 
@@ -71,21 +71,6 @@ def canonical_hosts(entries: list[Entry], marker: Path, config: Config) -> dict[
 
 def run_dirs(config: Config) -> set[str]:
     return set(p.name for p in config.runs_dir.iterdir()) if config.runs_dir.exists() else set()
-
-
-def ec2_instances(world: dict, hostname: str) -> list[dict[str, Any]]:
-    """The sandbox EC2 instances named HOSTNAME that are not terminated."""
-    client = ec2_client(world)
-    try:
-        found = client.describe_instances(Filters=[{"Name": "tag:Name", "Values": [hostname]}])
-    finally:
-        client.close()
-    return [
-        instance
-        for reservation in found["Reservations"]
-        for instance in reservation["Instances"]
-        if instance["State"]["Name"] not in ("terminated", "shutting-down")
-    ]
 
 
 def ec2_view(world: dict, hostname: str) -> dict[str, Any]:

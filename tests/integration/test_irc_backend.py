@@ -16,8 +16,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from bot.announcer import Announcer
 from bot.backends.base import Backend, Backoff, Identity, Message, Place, RateLimiter
 from bot.backends.irc import IrcBackend, split_message
+from orchestrator.stages import deploy_stages
+from orchestrator.store import DeploymentStore
 from sandbox import ngircd
 from sandbox.ngircd import IrcInfo
 from tests.support.irc_person import IrcPerson
@@ -330,3 +333,87 @@ def test_a_private_line_goes_only_to_the_identity_it_is_for(
         "line dropped",
         f"not sending to erin: the nick is now erin!~mallory@127.0.0.1's, not {mask}'s who asked there; line dropped",
     ]
+
+
+def subscribed(store: DeploymentStore, *hosts: str, subscribe: bool = True) -> str:
+    """A running deployment of HOSTS, which #ops hears about (if SUBSCRIBE)."""
+    records = [{"hostname": host, "fqdn": f"{host}.example.com", "provider": "ec2"} for host in hosts]
+    deployment_id = store.create_deployment(records, list(deploy_stages()), source="t", requested_by="grace")
+    store.set_deployment_state(deployment_id, "running")
+    if subscribe:
+        store.subscribe(deployment_id, "irc", "#ops", private=False)
+    return deployment_id
+
+
+def heard_up_to(store: DeploymentStore, deployment_id: str) -> int:
+    return next(sub["last_seq"] for sub in store.open_subscriptions() if sub["deployment_id"] == deployment_id)
+
+
+def test_owed_announcements_arrive_after_a_server_restart_and_a_burst_comes_packed(
+    own_ngircd: tuple[Path, IrcInfo], people: Callable[..., IrcPerson], tmp_path: Path
+) -> None:
+    """A line counts as said only once the socket took it: what happened while the server was away is said
+    after the reconnect; 60 announcements at once come packed into a few lines, each there, and a person's
+    question is answered ahead of them."""
+    state_dir, info = own_ngircd
+    workers = DeploymentStore(tmp_path / "store.db")  # the deployments' side of the store
+    # Reconnect 1-2 s after the drop: time for grace to be back in #ops first.
+    bot = start_bot(info, backoff=Backoff(first=2.0, cap=2.0), rate_limit=RateLimiter(interval=0.3, burst=2))
+    announcer = Announcer(DeploymentStore(tmp_path / "store.db"), {"irc": bot.backend}, interval=0.05, max_lines=10)
+
+    async def start() -> asyncio.Task[None]:
+        return asyncio.create_task(announcer.run())
+
+    async def stop(running: asyncio.Task[None]) -> None:
+        announcer.stop()
+        await running
+
+    running = bot.call(start())
+    try:
+        grace = people("grace", info)
+        grace.join("#ops")
+        first = subscribed(workers, "eir", "gna")
+        workers.add_event(first, "running", "write DNS", "eir", "dns")
+        [line] = grace.messages_from("jarvis", 1, target="#ops")
+        assert line.text == "eir: dns - write DNS A, PTR and SSHFP records"
+        bot.wait_until(lambda: heard_up_to(workers, first) == 1)
+
+        ngircd.stop(state_dir)
+        bot.wait_until(lambda: not bot.backend.connected)
+        workers.add_event(first, "failed", "REFUSED by 127.0.0.1", "eir", "dns")
+        workers.add_event(first, "running", "create the instance", "gna", "instance")
+        time.sleep(0.3)
+        assert heard_up_to(workers, first) == 1, "nothing counts as said while the server is away"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            assert ngircd.restart(state_dir) == info
+        grace = people("grace", info)
+        grace.join("#ops")
+        owed = grace.messages_from("jarvis", 2, timeout=10, target="#ops")
+        assert [line.text for line in owed] == [
+            "eir FAILED at stage dns: REFUSED by 127.0.0.1",
+            "gna: instance - deploy the instance from its template",
+        ]
+        bot.wait_until(lambda: heard_up_to(workers, first) == 3)
+
+        hosts = [f"web{n:02d}" for n in range(60)]
+        burst = subscribed(workers, *hosts, subscribe=False)
+        for host in hosts:
+            workers.add_event(burst, "canceled", "by grace", host, "dns")
+        workers.subscribe(burst, "irc", "#ops", private=False)  # the announcer sees all 60 in one round
+        heard = grace.messages_from("jarvis", 1, target="#ops")
+        grace.say("#ops", "jarvis: status")
+        told = heard[0].text.split(" | ")
+        while len(told) < len(hosts) or not any(line.text == "all quiet" for line in heard):
+            [line] = grace.messages_from("jarvis", 1, target="#ops")
+            heard.append(line)
+            if line.text != "all quiet":
+                told.extend(line.text.split(" | "))
+        texts = [line.text for line in heard]
+        assert told == [f"{host} canceled at stage dns" for host in hosts], "every announcement, in order"
+        assert len(texts) - 1 <= announcer.max_lines, texts
+        assert texts.index("all quiet") < len(texts) - 1, "the reply came ahead of the announcements"
+        bot.wait_until(lambda: heard_up_to(workers, burst) == len(hosts))
+    finally:
+        bot.call(stop(running))
+        bot.stop()

@@ -36,7 +36,7 @@ def wait_for_end(store: DeploymentStore, deployment_id: str, timeout: float = 30
 def test_a_worker_process_deploys_and_the_store_follows(jarvis_config: Config, tmp_path: Path) -> None:
     orchestrator = Orchestrator(jarvis_config)
     deployment_id = orchestrator.launch(design(tmp_path, "mimir", jarvis_config), "alice (irc)")
-    with pytest.raises(DeploymentError, match="being deployed already"):
+    with pytest.raises(DeploymentError, match=f"mimir is held by deployment {deployment_id} .deploy asked by alice"):
         orchestrator.launch(design(tmp_path, "mimir", jarvis_config), "bob (irc)")
     record = wait_for_end(orchestrator.store, deployment_id)
     assert record["state"] == "successful"

@@ -318,3 +318,30 @@ def test_a_private_line_through_a_room_goes_only_to_the_identity_it_is_for(proso
                 assert (heard.body, heard.kind) == ("for whoever is al now", "chat")
 
     run(scenario)
+
+
+def test_an_announcement_goes_out_only_on_an_established_session(prosody_server: XmppInfo, prosody_dir: Path) -> None:
+    """announce() says whether the line was sent; while the server is away it is not, and nothing keeps it."""
+    info = prosody_server
+    room = info.room("owed")
+    room_place = Place("xmpp", room, private=False)
+
+    async def scenario() -> None:
+        async with running(make_backend(info, [room]), Recorder()) as backend:
+            async with XmppPerson(info, "alice") as alice:
+                await alice.join(room, "alice")
+                assert await backend.announce(room_place, "eir: dns - write DNS A, PTR and SSHFP records")
+                assert (await alice.expect(f"{room}/jarvis")).body == "eir: dns - write DNS A, PTR and SSHFP records"
+
+            await asyncio.to_thread(prosody.stop, prosody_dir)
+            await eventually(lambda: not backend.connected, 5, "the backend did not notice the server left")
+            assert not await backend.announce(room_place, "eir FAILED at stage dns: REFUSED")
+
+            assert (await asyncio.to_thread(prosody.start, prosody_dir, {})).port == info.port
+            await eventually(lambda: backend.connected, 10, "the backend did not reconnect")
+            async with XmppPerson(info, "alice") as alice:
+                await alice.join(room, "alice")
+                assert await backend.announce(room_place, "eir FAILED at stage dns: REFUSED (said again)")
+                assert (await alice.expect(f"{room}/jarvis")).body == "eir FAILED at stage dns: REFUSED (said again)"
+
+    run(scenario, timeout=30)

@@ -45,9 +45,7 @@ class ChatWorld:
         self.production: set[str] = set()
         self.now = 1_800_000_000.0
         self.notes: dict[str, str] = {}  # what a test's setup made (a deployment id, a request id)
-        monkeypatch.setattr(
-            "orchestrator.worker.launch", lambda config, deployment_id: self.launched.append(deployment_id)
-        )
+        monkeypatch.setattr("orchestrator.worker.launch", self._launch)
         monkeypatch.setattr("bot.core.redeploy_facts", self._facts)
         self.designs = tmp_path / "designs"
         self.designs.mkdir()
@@ -86,6 +84,11 @@ class ChatWorld:
             self.store.finish_host(deployment_id, name, state)
             self.store.set_deployment_state(deployment_id, "successful")
         return deployment_id
+
+    def _launch(self, config: Config, deployment_id: str) -> int:
+        """A worker that never runs: the deployment stays pending, owned by this (live) process."""
+        self.launched.append(deployment_id)
+        return os.getpid()
 
     def launches(self) -> list[dict[str, Any]]:
         """The deployments started since the world began (worker launches), as the store has them."""

@@ -329,6 +329,7 @@ def test_valid_designs_survive_the_store_and_as_design(design: dict[str, Any], s
     deployment_id = store.create_deployment(
         hosts, list(deploy_stages()), source="hypothesis", requested_by="{{ 6*7 }} (test)"
     )
+    store.set_deployment_state(deployment_id, "successful")  # releases its hosts for the next example
     record = store.deployment(deployment_id)
     assert record is not None and record["hosts"] == hosts
     assert design_rules.normalize(design_rules.as_design(copy.deepcopy(record["hosts"]))) == hosts
@@ -343,6 +344,7 @@ def test_whatever_validates_survives_the_store_and_as_design(design: Any, store:
     if hosts is None:
         return
     deployment_id = store.create_deployment(hosts, list(deploy_stages()), source="h", requested_by="h")
+    store.set_deployment_state(deployment_id, "successful")  # releases its hosts for the next example
     record = store.deployment(deployment_id)
     assert record is not None and record["hosts"] == hosts
     assert design_rules.normalize(design_rules.as_design(copy.deepcopy(hosts))) == hosts

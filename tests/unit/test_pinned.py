@@ -117,6 +117,7 @@ def test_redeploy_and_destroy_take_the_host_from_its_last_build(tmp_path: Path) 
     run, store = runner(tmp_path)
     first = parse_design(cluster_text(), "cluster.yml")
     deployed = run.record(first, "me")
+    store.set_deployment_state(deployed, "successful")  # done: its hosts are free for the next run
     time.sleep(0.01)
     run.record(parse_design(cluster_text(odin={"size": 2048}), "cluster.yml"), "me", check=True)  # a plan
     time.sleep(0.01)
@@ -151,6 +152,7 @@ def test_the_cluster_forms_find_a_deployment_by_id_or_by_source(
     monkeypatch.chdir(tmp_path)
     absolute = str(tmp_path / "designs" / "cluster.yml")  # as chat records a file source
     whole = run.record(parse_design(cluster_text(), absolute), "me")
+    store.set_deployment_state(whole, "successful")
     time.sleep(0.01)
     plan = run.record(parse_design(cluster_text(), absolute), "me", check=True)
     time.sleep(0.01)
