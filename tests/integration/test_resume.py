@@ -81,5 +81,5 @@ def test_resume_continues_from_the_failed_stage(
     assert states["puppet_run"][0] == "changed" and states["ready"][0] == "ok"
     started = [line.split()[3].rstrip(":") for line in proc.stdout.splitlines() if " -> " in line]
     assert started[:3] == ["production_check", "credentials", "puppet_run"], started
-    with pytest.raises(DeploymentError, match="no failed deployment to resume"):
+    with pytest.raises(DeploymentError, match="no failed or interrupted deployment to resume"):
         runner.record_resume("bil", "pytest")
