@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.backends.base import Identity
-from orchestrator.errors import ConfigError
+from orchestrator import ConfigError
 
 __all__ = ["ROLES", "AccessControl", "Rule", "asked_by", "is_requester", "may_be_same_person"]
 

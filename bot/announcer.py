@@ -24,10 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.backends.base import Backend, Place
-from orchestrator.events import DONE_STATES
-from orchestrator.report import plan_report
-from orchestrator.stages import BY_ID
-from orchestrator.store import DeploymentStore, HostStatus
+from orchestrator import DONE_STATES, DeploymentStore, HostStatus, plan_report, stage_title
 
 log = logging.getLogger("jarvis.bot.announcer")
 ENDED = ("successful", "failed", "canceled", "interrupted")
@@ -57,7 +54,7 @@ class _Starts:
     deployments: set[str] = field(default_factory=set)
 
     def render(self) -> Line:
-        title = BY_ID[self.stage].title if self.stage in BY_ID else self.stage
+        title = stage_title(self.stage)
         return Line(f"{', '.join(self.hosts)}: {self.stage} - {title}", self.deployments)
 
 

@@ -14,9 +14,7 @@ from bot.announcer import Announcer
 from bot.backends.base import Backend
 from bot.config import BotConfig, load_bot_config
 from bot.core import CommandCore
-from orchestrator.config import Config, load_config
-from orchestrator.errors import ConfigError, JarvisError
-from orchestrator.service import Orchestrator
+from orchestrator import Config, ConfigError, JarvisError, Orchestrator, load_config
 
 log = logging.getLogger("jarvis.bot")
 REAP_SECONDS = 2.0  # how soon the bot notices (and says) that a deployment's process died

@@ -23,13 +23,16 @@ from typing import Any
 from bot.access import AccessControl, asked_by, is_requester, may_be_same_person
 from bot.backends.base import Backend, Identity, Message, Place
 from bot.sources import DesignSources
-from orchestrator.cmdb import redeploy_facts
-from orchestrator.design import Design
-from orchestrator.errors import JarvisError
-from orchestrator.pinned import cluster_design, drift_lines, pinned_design, read_source
-from orchestrator.runner import RESUMABLE
-from orchestrator.service import Orchestrator
-from orchestrator.store import HostStatus, StoredDesign
+from orchestrator import (
+    Design,
+    HostStatus,
+    JarvisError,
+    Orchestrator,
+    RunOptions,
+    StoredDesign,
+    drift_lines,
+    read_source,
+)
 
 log = logging.getLogger("jarvis.bot")
 
@@ -205,12 +208,8 @@ class CommandCore:
         """Who asked for the running deployments that ``cancel ARGS`` would stop (a host's; a cluster's)."""
         if not args:
             return []
-        store = self.orchestrator.store
         if args[0].lower() == "cluster" and len(args) > 1:
-            found = store.deployment(args[1])
-            running = [found] if found and found["state"] in ("pending", "running") else []
-            askers = [record["requested_by"] for record in running]
-            return askers + [host.requested_by for host in store.active_hosts() if host.source == args[1]]
+            return self.orchestrator.requesters(args[1])
         host = self.orchestrator.running(args[0].lower())
         return [host.requested_by] if host else []
 
@@ -218,11 +217,10 @@ class CommandCore:
         return [*HELP, ROLES_HELP, APPROVAL_HELP.format(minutes=_duration(self.approval_minutes))]
 
     async def _status(self, message: Message, args: list[str]) -> list[str]:
-        store = self.orchestrator.store
         if args:
-            host = store.host_status(args[0].lower())
+            host = self.orchestrator.host_status(args[0].lower())
             return [describe(host) if host else f"{args[0]}: no deployment recorded"]
-        running = store.active_hosts()
+        running = self.orchestrator.active_hosts()
         return [describe(host) for host in running] or ["nothing is being deployed"]
 
     async def _deploy(self, message: Message, args: list[str], check: bool = False) -> list[str]:
@@ -248,10 +246,10 @@ class CommandCore:
             ]
         name = args[0].lower()
         confirm, from_source = bool(set(words) & set(CONFIRM)), "from-source" in words
-        stored = self.orchestrator.store.last_build(name)
-        if stored is None:
+        found = self.orchestrator.pinned(name)
+        if found is None:
             return [f"{name}: no deployment recorded to redeploy from; deploy it first"]
-        pinned = pinned_design(stored, [name])
+        pinned, stored = found
         if from_source:
             design = (await asyncio.to_thread(self.sources.load, stored.source)).only([name])
             return await self._launch(message, design, check=False, kind="redeploy", force=confirm)
@@ -261,7 +259,7 @@ class CommandCore:
         if len(args) > 2 or (len(args) == 2 and args[1].lower() not in CONFIRM):
             return [f"{message.sender.nick}: say redeploy cluster <deployment-id | source>"]
         ref, confirm = args[0], len(args) == 2
-        design, stored = cluster_design(self.orchestrator.store, ref)
+        design, stored = self.orchestrator.cluster(ref)
         hosts = ", ".join(design.hostnames)
         lead = [f"{message.sender.nick}: redeploying cluster {_cluster_name(ref, stored)}: {hosts}"]
         return await self._launch_pinned(message, design, stored, "redeploy", confirm, lead)
@@ -270,7 +268,7 @@ class CommandCore:
         """Always asks for 'confirm': nothing of the host is left to redeploy from. X alone, or the cluster form."""
         if len(args) in (2, 3) and args[0].lower() == "cluster" and args[1].lower() not in CONFIRM:
             ref = args[1]
-            design, stored = cluster_design(self.orchestrator.store, ref)
+            design, stored = self.orchestrator.cluster(ref)
             hosts = ", ".join(design.hostnames)
             if len(args) == 2 or args[2].lower() not in CONFIRM:
                 return [f"{message.sender.nick}: say 'destroy cluster {ref} confirm' to destroy {hosts} for good"]
@@ -282,10 +280,10 @@ class CommandCore:
                 "or destroy cluster <deployment-id | source> confirm"
             ]
         name = args[0].lower()
-        last = self.orchestrator.store.last_build(name)
-        if last is None:
+        found = self.orchestrator.pinned(name)
+        if found is None:
             return [f"{name}: no deployment recorded, so no design to destroy it from"]
-        return await self._launch_pinned(message, pinned_design(last, [name]), last, "destroy", True)
+        return await self._launch_pinned(message, *found, "destroy", True)
 
     async def _launch_pinned(
         self,
@@ -344,7 +342,9 @@ class CommandCore:
             if production:
                 launch = {"design": dataclasses.asdict(design), "kind": kind, "adopt": adopt}
                 return self._ask_approval(message, kind, production, launch)
-        deployment_id = self.orchestrator.launch(design, asked_by(sender), check=check, kind=kind, adopt=adopt)
+        deployment_id = self.orchestrator.launch(
+            design, asked_by(sender), RunOptions(kind=kind, check=check, adopt=adopt)
+        )
         self._subscribe(deployment_id, message.place, sender)
         hosts = ", ".join(design.hostnames)
         return [f"{sender.nick}: {_verb(kind, check)} {hosts} from {design.source} (deployment {deployment_id})"]
@@ -352,9 +352,7 @@ class CommandCore:
     async def _launch_resume(self, message: Message, hostname: str) -> list[str]:
         """Resume HOSTNAME's failed deployment for MESSAGE's sender; for a production host, ask for approval."""
         sender = message.sender
-        last = self.orchestrator.store.host_status(hostname)
-        resumable = last is not None and last.state in RESUMABLE  # else resume() says why not
-        if resumable and await self._production_hosts([{"hostname": hostname}]):
+        if self.orchestrator.resumable(hostname) and await self._production_hosts([{"hostname": hostname}]):
             return self._ask_approval(message, "resume", [hostname], {"hostname": hostname, "kind": "resume"})
         deployment_id = self.orchestrator.resume(hostname, asked_by(sender))
         self._subscribe(deployment_id, message.place, sender)
@@ -363,28 +361,22 @@ class CommandCore:
     def _busy(self, hostnames: list[str]) -> bool:
         """Whether another run holds one of HOSTNAMES: then launching fails at once (HostBusy, naming the
         holder), with no approval to ask. A holder that is gone is noticed, and its lock released, first."""
-        self.orchestrator.reap()
-        return bool(self.orchestrator.store.lock_holders(hostnames))
+        return self.orchestrator.busy(hostnames)
 
     async def _production_hosts(self, hosts: list[dict[str, Any]]) -> list[str]:
         """The HOSTS whose CMDB entry says production (LDAP is read in a worker thread)."""
-
-        def read() -> list[str]:
-            config = self.orchestrator.config
-            return [str(host["hostname"]) for host in hosts if redeploy_facts(config, host)["jarvis_production"]]
-
-        return await asyncio.to_thread(read)
+        return await asyncio.to_thread(self.orchestrator.production_hosts, hosts)
 
     def _subscribe(self, deployment_id: str, place: Place, asker: Identity) -> None:
         """Have PLACE hear the deployment; a private place only as long as ASKER is the one there."""
         identity = asker.id if place.private else ""
-        self.orchestrator.store.subscribe(deployment_id, place.protocol, place.target, place.private, identity)
+        self.orchestrator.chat_records.subscribe(deployment_id, place.protocol, place.target, place.private, identity)
 
     # -- the two-person rule for production hosts -------------------------------------------------
 
     def _ask_approval(self, message: Message, kind: str, production: list[str], launch: dict[str, Any]) -> list[str]:
         sender, place = message.sender, message.place
-        request_id = self.orchestrator.store.create_approval(
+        request_id = self.orchestrator.chat_records.create_approval(
             kind=kind,
             hosts=production,
             launch=launch,
@@ -408,7 +400,7 @@ class CommandCore:
         sender, who = message.sender, message.sender.nick
         if len(args) != 1:
             return [f"{who}: say approve <request-id> (the request's answer names it, like r-1a2b3c)"]
-        store, request_id, now = self.orchestrator.store, args[0].lower(), self.clock()
+        store, request_id, now = self.orchestrator.chat_records, args[0].lower(), self.clock()
         request = store.approval(request_id)
         if request is None:
             return [f"{who}: there is no approval request {request_id}"]
@@ -439,10 +431,7 @@ class CommandCore:
                 deployment_id = self.orchestrator.launch(
                     _design_from(launch["design"]),
                     request["requested_by"],
-                    kind=launch["kind"],
-                    force=True,
-                    adopt=bool(launch.get("adopt")),
-                    approval=approval,
+                    RunOptions(kind=launch["kind"], force=True, adopt=bool(launch.get("adopt")), approval=approval),
                 )
         except JarvisError as exc:
             store.finish_approval(request_id, None, str(exc))

@@ -22,13 +22,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import ldap3
-from ldap3.utils.conv import escape_filter_chars
+from orchestrator import (
+    MAX_DESIGN_BYTES,
+    CmdbError,
+    Design,
+    DesignPolicy,
+    Directory,
+    JarvisError,
+    load_design_file,
+    parse_design,
+    read_entry,
+)
 
-from orchestrator.design import MAX_DESIGN_BYTES, Design, DesignPolicy, load_design_file, parse_design
-from orchestrator.errors import JarvisError
-
-HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 GIST_PAGE = re.compile(r"^/(?:(?P<user>[A-Za-z0-9-]+)/)?(?P<id>[0-9a-f]+)(?:/(?P<revision>[0-9a-f]{40}))?/?$")
 MAX_REDIRECTS = 3
 READ_CHUNK = 16 * 1024
@@ -56,13 +61,7 @@ class UrlPolicy:
         return False
 
 
-@dataclass
-class LdapSource:
-    uri: str
-    base_dn: str
-    bind_dn: str | None = None
-    bind_password: str | None = field(default=None, repr=False)
-    timeout: int = 10  # seconds; ldap3 wants whole seconds
+LdapSource = Directory  # where designs kept in LDAP are: the CMDB's directory
 
 
 def gist_raw_url(url: str) -> str:
@@ -106,23 +105,10 @@ class DesignSources:
         """The CMDB entry of host NAME (attribute -> values), or None."""
         if self.ldap is None:
             raise SourceError("no LDAP directory is configured")
-        if not HOSTNAME.match(name.lower()):
-            raise SourceError(f"{name!r} is not a hostname")
         try:
-            with _ldap_connection(self.ldap) as conn:
-                conn.search(
-                    self.ldap.base_dn,
-                    f"(cn={escape_filter_chars(name.lower())})",
-                    attributes=["*"],
-                    size_limit=2,
-                    time_limit=int(self.ldap.timeout),
-                )
-                entries = list(conn.entries)
-        except ldap3.core.exceptions.LDAPException as exc:
-            raise SourceError(f"cannot read cn={name} from {self.ldap.uri}: {type(exc).__name__}") from None
-        if not entries:
-            return None
-        return {key: [str(v) for v in values] for key, values in entries[0].entry_attributes_as_dict.items()}
+            return read_entry(self.ldap, name.lower())
+        except CmdbError as exc:
+            raise SourceError(str(exc)) from None
 
     def _from_ldap(self, name: str) -> Design:
         entry = self.host_entry(name)
@@ -402,21 +388,3 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
         # The handshake as a whole gets the socket's timeout, which _open set to the time left.
         tls = self._context.wrap_socket(self._open(), server_hostname=self.host)
         self.sock = _DeadlineSocket(tls, self._deadline)
-
-
-class _ldap_connection:  # noqa: N801 - used as a context manager like a function
-    """An ldap3 connection that is always unbound (ldap3's own ``with`` keeps auto-bound ones)."""
-
-    def __init__(self, source: LdapSource) -> None:
-        server = ldap3.Server(source.uri, connect_timeout=source.timeout, get_info=ldap3.NONE)
-        self.conn = ldap3.Connection(
-            server, source.bind_dn, source.bind_password, receive_timeout=source.timeout, read_only=True
-        )
-
-    def __enter__(self) -> ldap3.Connection:
-        if not self.conn.bind():
-            raise ldap3.core.exceptions.LDAPBindError(self.conn.result.get("description", "bind failed"))
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.unbind()

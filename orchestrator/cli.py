@@ -25,6 +25,7 @@ from orchestrator.pinned import cluster_design, drift_lines, pinned_design, read
 from orchestrator.reaper import reap
 from orchestrator.render import STATIC_KINDS, static_playbook_text
 from orchestrator.report import plan_report, status_text, summary, transition_line
+from orchestrator.run_options import RunOptions
 from orchestrator.runner import DeploymentRunner, RunningDeployment
 from orchestrator.service import Orchestrator
 from orchestrator.store import DeploymentStore, StoredDesign
@@ -224,10 +225,7 @@ def _run(
     running = DeploymentRunner(config, store).start(
         design,
         requested_by=f"{getpass.getuser()} (cli)",
-        check=check,
-        kind=kind,
-        force=force,
-        adopt=adopt,
+        options=RunOptions(kind=kind, check=check, force=force, adopt=adopt),
         listener=lambda transition: print(transition_line(transition, width), flush=True),
     )
     return _finish(running, store, check)

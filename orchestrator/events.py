@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.render import cancel_check_stage
-from orchestrator.stages import BY_ID, stage_of_task_path
+from orchestrator.stages import BY_ID, findings_of, stage_of_task_path, stage_title
 from orchestrator.store import DeploymentStore
 
 FAILURE_EVENTS = {"runner_on_failed", "runner_on_unreachable"}
@@ -39,7 +39,7 @@ class Transition:
 
     @property
     def title(self) -> str:
-        return BY_ID[self.stage].title if self.stage in BY_ID else self.stage
+        return stage_title(self.stage)
 
 
 Listener = Callable[[Transition], None]
@@ -124,7 +124,7 @@ class StageTracker:
                 progress.actions += [self.redact(str(action)) for action in result.get("actions") or []]
             if data.get("task_action") in ("debug", "ansible.builtin.debug") and result.get("msg"):
                 progress.note = self.redact(str(result["msg"]))  # a stage that explains itself
-            facts = _facts(stage, data.get("resolved_action") or data.get("task_action") or "", result)
+            facts = findings_of(stage, data.get("resolved_action") or data.get("task_action") or "", result)
             if facts:
                 self.store.merge_facts(self.deployment_id, host, facts)
             if stage == self.last_stage and kind == "runner_on_ok":
@@ -216,37 +216,3 @@ def _reason(result: dict[str, Any], kind: str, redact: Redactor) -> str:
         text = str(result.get("msg") or result.get("stderr") or result.get("stdout") or "failed")
     text = " ".join(BANNER.sub(" ", redact(text)).split())  # ssh frames its warnings in @@@@ lines
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
-
-
-def _facts(stage: str, action: str, result: dict[str, Any]) -> dict[str, Any]:
-    """What a stage learned that the summary, status, and a resume of a failed deployment need."""
-    name = action.rsplit(".", 1)[-1]
-    if stage == "instance" and name.endswith("_instance") and result.get("instance"):
-        instance = result["instance"]
-        return {
-            "instance": instance,
-            "instance_id": instance.get("id"),
-            "instance_state": instance.get("state"),
-            "private_ip": instance.get("private_ip"),
-            "public_ip": instance.get("public_ip"),
-        }
-    if name == "set_fact" and "jarvis_ip" in (result.get("ansible_facts") or {}):
-        return {"ip": result["ansible_facts"]["jarvis_ip"]}
-    if name == "ssh_hostkeys" and "host_keys" in result:
-        return {
-            "fingerprints": result.get("fingerprints", []),
-            "host_keys": [key.get("public_key") for key in result["host_keys"]],
-            "ssh": {key: result.get(key) for key in ("host_keys", "fingerprints", "sshfp")},
-        }
-    if name == "root_keypair" and result.get("public_key"):
-        return {"root_public_key": result["public_key"]}
-    if name == "kernel_upgrade" and "running" in result:
-        return {"kernel": {key: result.get(key) for key in ("changed", "running", "reboot_required")}}
-    if name == "dns_pointers" and stage == "move_pointers":
-        return {"moved_pointers": result.get("moved") or []}
-    if name == "dns_record" and result.get("record"):
-        values = result.get("after") or []
-        return {f"dns:{result['record']}:{result.get('type')}": values}
-    if name == "ldap_host" and result.get("dn"):
-        return {"ldap_dn": result["dn"]}
-    return {}

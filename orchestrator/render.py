@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.credentials import module_defaults
 from orchestrator.stages import BY_ID, PLAYBOOK_STAGES, Stage, playbook_stages
 from orchestrator.unsafe import mark_unsafe
 
@@ -21,49 +22,9 @@ TARGET_GROUP = "jarvis_targets"
 ROLE = "jarvis.deploy.pipeline"
 
 
-def _secret(group: str, key: str) -> str:
-    """A credential from the private vars file when jarvis runs, else the module's env fallback."""
-    return f"{{{{ jarvis_credentials.{group}.{key} | default(omit) }}}}"
-
-
 # Credentials reach the modules through module_defaults; their values come from a vars file the
 # orchestrator writes outside the runner's artifacts, or from the environment (env_fallback).
-MODULE_DEFAULTS: dict[str, dict[str, str]] = {
-    "group/jarvis.deploy.aws": {
-        "aws_access_key": _secret("aws", "access_key"),
-        "aws_secret_key": _secret("aws", "secret_key"),
-        "endpoint_url": _secret("aws", "endpoint_url"),
-    },
-    "group/jarvis.deploy.dns": {
-        "server": _secret("dns", "server"),
-        "port": _secret("dns", "port"),
-        "key_name": _secret("dns", "key_name"),
-        "key_secret": _secret("dns", "key_secret"),
-        "key_algorithm": _secret("dns", "key_algorithm"),
-    },
-    "group/jarvis.deploy.linode": {
-        "api_token": _secret("linode", "token"),
-        "api_url": _secret("linode", "api_url"),
-    },
-    "group/jarvis.deploy.vsphere": {
-        "vcenter_hostname": _secret("vsphere", "host"),
-        "vcenter_port": _secret("vsphere", "port"),
-        "username": _secret("vsphere", "username"),
-        "password": _secret("vsphere", "password"),
-        "validate_certs": _secret("vsphere", "validate_certs"),
-    },
-    "group/jarvis.deploy.alertmanager": {
-        "url": _secret("alertmanager", "url"),
-        "username": _secret("alertmanager", "username"),
-        "password": _secret("alertmanager", "password"),
-    },
-    "group/jarvis.deploy.ldap": {
-        "server_uri": _secret("ldap", "uri"),
-        "bind_dn": _secret("ldap", "bind_dn"),
-        "bind_pw": _secret("ldap", "bind_password"),
-        "hosts_dn": _secret("ldap", "hosts_dn"),
-    },
-}
+MODULE_DEFAULTS = module_defaults()
 
 
 def _role_task(name: str, tasks_from: str, tags: list[str]) -> dict[str, Any]:

@@ -62,9 +62,7 @@ def plan_report(host: HostStatus) -> str:
     """Per stage, what a check-mode run says it would change."""
     lines = [f"{host.fqdn} ({host.provider}): plan"]
     for stage in host.stages:
-        if stage.state == "not_implemented":
-            lines.append(f"  {stage.stage:<16} not implemented yet")
-        elif stage.state == "not_run":
+        if stage.state == "not_run":
             lines.append(f"  {stage.stage:<16} not evaluated: needs the instance to exist first")
         elif stage.state == "failed":
             lines.append(f"  {stage.stage:<16} would fail: {stage.detail}")

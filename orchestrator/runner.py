@@ -22,7 +22,8 @@ import yaml
 
 from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.cmdb import redeploy_facts
-from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
+from orchestrator.config import Config
+from orchestrator.credentials import CREDENTIAL_ENV, SECRET_KEYS
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import DONE_STATES, Listener, Redactor, StageTracker
@@ -30,7 +31,8 @@ from orchestrator.executors import Executor, Job, make_executor
 from orchestrator.heartbeat import Heartbeat
 from orchestrator.leases import this_process
 from orchestrator.reaper import Interrupted, reap
-from orchestrator.stages import BY_ID, Stage, deploy_stages, playbook_stages
+from orchestrator.run_options import DEFAULT_RUN, RunOptions
+from orchestrator.stages import BY_ID, Stage, deploy_stages, handed_back, playbook_stages
 from orchestrator.store import DeploymentStore
 
 log = logging.getLogger("jarvis.runner")
@@ -152,31 +154,9 @@ class DeploymentRunner:
         """Interrupt the deployments whose owner is gone (see orchestrator.reaper); what was interrupted."""
         return reap(self.store, self.config.home, self.config.lease_seconds)
 
-    def record(
-        self,
-        design: Design,
-        requested_by: str,
-        *,
-        check: bool = False,
-        kind: str = "deploy",
-        force: bool = False,
-        adopt: bool = False,
-        approval: str | None = None,
-    ) -> str:
-        """Record a new deployment of DESIGN (validated already) and return its id; nothing runs yet.
-
-        KIND is deploy, redeploy (teardown first) or destroy (teardown only); FORCE confirms a change to a
-        production host; ADOPT takes over what exists on purpose (an admin's choice); APPROVAL is the
-        second person's approval of a production host's change ("r-1a2b3c approved by … at …").
-        """
-        kind = "plan" if check else kind
-        options: dict[str, Any] = {"force": force}
-        if adopt:
-            options["adopt"] = True
-        if approval:
-            options["approval"] = approval
-        if design.partial:
-            options["scope"] = "host"  # a pick of the design's hosts, not the cluster (see last_build_of_source)
+    def record(self, design: Design, requested_by: str, options: RunOptions = DEFAULT_RUN) -> str:
+        """Record a new deployment of DESIGN (validated already) as OPTIONS ask; return its id. Nothing runs yet."""
+        kind = options.run_kind
         self.reap()  # a lock whose holder is gone is released first
         self.heartbeat.start()
         deployment_id = self.store.create_deployment(
@@ -185,7 +165,7 @@ class DeploymentRunner:
             source=design.source,
             requested_by=requested_by,
             kind=kind,
-            options=options,
+            options=options.stored(design.partial),
             design_text=design.text or None,
             design_digest=design.digest or None,
             design_source=design.resolved_source or design.source,
@@ -200,16 +180,11 @@ class DeploymentRunner:
         self,
         design: Design,
         requested_by: str,
-        *,
-        check: bool = False,
-        kind: str = "deploy",
-        force: bool = False,
-        adopt: bool = False,
+        options: RunOptions = DEFAULT_RUN,
         listener: Listener | None = None,
     ) -> RunningDeployment:
         """Record the deployment, then run its playbook in the background."""
-        deployment_id = self.record(design, requested_by, check=check, kind=kind, force=force, adopt=adopt)
-        return self.run_recorded(deployment_id, listener)
+        return self.run_recorded(self.record(design, requested_by, options), listener)
 
     def record_resume(
         self, hostname: str, requested_by: str, *, force: bool = False, approval: str | None = None
@@ -352,22 +327,13 @@ class DeploymentRunner:
         """What the stages of DEPLOYMENT_ID found out about HOST, as the variables later stages read."""
         status = self.store.host_status(host["hostname"], deployment_id)
         facts = status.facts if status else {}
-        found: dict[str, Any] = {}
-        if "instance" in facts:
-            found["jarvis_instance"] = facts["instance"]
+        found = handed_back(facts)
         if "ip" in facts:
-            found["jarvis_ip"] = found["ansible_host"] = facts["ip"]
-        if "ssh" in facts:
-            found["jarvis_ssh"] = facts["ssh"]
+            found["ansible_host"] = facts["ip"]  # the address stage sets both; later stages connect there
+        if "ssh" in facts:  # and check the host keys the ssh stage recorded
             known_hosts = self.config.home / "known_hosts" / host["fqdn"]
             found["ansible_ssh_common_args"] = f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
             found["ansible_host_key_checking"] = True
-        if "root_public_key" in facts:
-            found["jarvis_root_keypair"] = {"public_key": facts["root_public_key"]}
-        if "moved_pointers" in facts:
-            found["jarvis_moved_pointers"] = {"moved": facts["moved_pointers"]}
-        if "kernel" in facts:
-            found["jarvis_kernel"] = facts["kernel"]
         return found
 
     def _envvars(self) -> dict[str, str]:

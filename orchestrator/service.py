@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator import worker
+from orchestrator.chat_records import ChatRecords
+from orchestrator.cmdb import redeploy_facts
 from orchestrator.config import Config
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.leases import owner_of
 from orchestrator.locks import describe_holder
+from orchestrator.pinned import cluster_design, pinned_design
 from orchestrator.reaper import Interrupted, interrupt
-from orchestrator.runner import DeploymentRunner
-from orchestrator.store import DeploymentStore, HostStatus
+from orchestrator.run_options import DEFAULT_RUN, RunOptions
+from orchestrator.runner import RESUMABLE, DeploymentRunner
+from orchestrator.store import DeploymentStore, HostStatus, StoredDesign
 
 
 class Orchestrator:
@@ -21,24 +27,9 @@ class Orchestrator:
         self.store = store or DeploymentStore(config.store_path)
         self.runner = DeploymentRunner(config, self.store)
 
-    def launch(
-        self,
-        design: Design,
-        requested_by: str,
-        *,
-        check: bool = False,
-        kind: str = "deploy",
-        force: bool = False,
-        adopt: bool = False,
-        approval: str | None = None,
-    ) -> str:
-        """Record the deployment (or redeploy) and start its worker; return the deployment id at once.
-
-        FORCE, ADOPT and APPROVAL as for :meth:`DeploymentRunner.record`.
-        """
-        deployment_id = self.runner.record(  # raises HostBusy if another run holds one of the hosts
-            design, requested_by, check=check, kind=kind, force=force, adopt=adopt, approval=approval
-        )
+    def launch(self, design: Design, requested_by: str, options: RunOptions = DEFAULT_RUN) -> str:
+        """Record the deployment (or redeploy) as OPTIONS ask and start its worker; return its id at once."""
+        deployment_id = self.runner.record(design, requested_by, options)  # raises HostBusy if a host is held
         self._start_worker(deployment_id)
         return deployment_id
 
@@ -105,6 +96,51 @@ class Orchestrator:
         return (
             f"unlocked {hostname}: {describe_holder(holder)}; now interrupted, 'resume {hostname}' continues it{note}"
         )
+
+    @property
+    def chat_records(self) -> ChatRecords:
+        """Chat's own records (which places hear a deployment, approval requests): the bot's one way
+        into the status store."""
+        return self.store
+
+    # -- what the bot and the CLI read ---------------------------------------------------------------
+
+    def host_status(self, hostname: str) -> HostStatus | None:
+        """HOSTNAME's latest deployment, as the status store has it."""
+        return self.store.host_status(hostname)
+
+    def active_hosts(self) -> list[HostStatus]:
+        """Every host of a deployment still pending or running."""
+        return self.store.active_hosts()
+
+    def pinned(self, hostname: str) -> tuple[Design, StoredDesign] | None:
+        """HOSTNAME alone, as the deployment that last built it ran it (None: nothing built it)."""
+        stored = self.store.last_build(hostname)
+        return None if stored is None else (pinned_design(stored, [hostname]), stored)
+
+    def cluster(self, ref: str) -> tuple[Design, StoredDesign]:
+        """Every host of deployment REF, or of the last deployment of the whole design from source REF."""
+        return cluster_design(self.store, ref)
+
+    def resumable(self, hostname: str) -> bool:
+        """Whether HOSTNAME's last run stopped where a resume can continue it (else resume() says why not)."""
+        last = self.store.host_status(hostname)
+        return last is not None and last.state in RESUMABLE
+
+    def busy(self, hostnames: list[str]) -> bool:
+        """Whether another run holds one of HOSTNAMES (a holder that is gone is noticed and released first)."""
+        self.reap()
+        return bool(self.store.lock_holders(hostnames))
+
+    def production_hosts(self, hosts: list[dict[str, Any]]) -> list[str]:
+        """The HOSTS whose CMDB entry says production (blocking: it reads LDAP)."""
+        return [str(host["hostname"]) for host in hosts if redeploy_facts(self.config, host)["jarvis_production"]]
+
+    def requesters(self, deployment_id: str) -> list[str]:
+        """Who asked for deployment DEPLOYMENT_ID while it runs, and for the running hosts from that source."""
+        found = self.store.deployment(deployment_id)
+        askers = [found["requested_by"]] if found and found["state"] in ("pending", "running") else []
+        return askers + [host.requested_by for host in self.store.active_hosts() if host.source == deployment_id]
 
     def running(self, hostname: str) -> HostStatus | None:
         host = self.store.host_status(hostname)

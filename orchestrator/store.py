@@ -9,265 +9,45 @@ still private to jarvis's user (0600, in a 0700 directory), whatever the umask.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import sqlite3
-import stat
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator import locks
+from orchestrator.chat_records import ChatRecords
 from orchestrator.leases import Owner
+from orchestrator.records import HostStatus, StageStatus, StoredDesign, host_status_of, stored_design_of
 from orchestrator.stages import Stage
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deployments (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,              -- deploy | plan
-    source TEXT NOT NULL,
-    requested_by TEXT NOT NULL,
-    state TEXT NOT NULL,             -- pending | running | successful | failed | canceled | interrupted
-    created_at REAL NOT NULL,
-    ended_at REAL,
-    hosts_json TEXT NOT NULL DEFAULT '[]',   -- the design's canonical hosts, for a worker process
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    options_json TEXT NOT NULL DEFAULT '{}',  -- e.g. {"force": true} for a confirmed redeploy
-    design_text TEXT,                -- the design it ran, as fetched (NULL: recorded before designs were pinned)
-    design_digest TEXT,              -- SHA-256 of design_text, hex
-    design_source TEXT,              -- where design_text came from, resolved (URL after redirects, cn=, path)
-    owner_json TEXT,                 -- the lease: the process that runs it (orchestrator.leases.Owner)
-    heartbeat_at REAL                -- when the owner last renewed the lease
-);
-CREATE TABLE IF NOT EXISTS hosts (
-    deployment_id TEXT NOT NULL REFERENCES deployments(id),
-    hostname TEXT NOT NULL,
-    fqdn TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    state TEXT NOT NULL,             -- pending | running | failed | ready | canceled | planned | interrupted
-    stage TEXT,                      -- the stage in progress, or where it failed
-    reason TEXT,
-    started_at REAL,
-    ended_at REAL,
-    facts TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (deployment_id, hostname)
-);
-CREATE INDEX IF NOT EXISTS hosts_by_name ON hosts (hostname);
-CREATE TABLE IF NOT EXISTS stages (
-    deployment_id TEXT NOT NULL,
-    hostname TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    stage TEXT NOT NULL,
-    title TEXT NOT NULL,
-    state TEXT NOT NULL,             -- pending | running | ok | changed | failed | skipped | not_run | interrupted
-                                     -- | not_implemented
-    started_at REAL,
-    ended_at REAL,
-    detail TEXT,
-    actions TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (deployment_id, hostname, stage)
-);
-CREATE TABLE IF NOT EXISTS subscriptions (  -- who in chat hears about a deployment, and how far
-    deployment_id TEXT NOT NULL,
-    protocol TEXT NOT NULL,
-    target TEXT NOT NULL,
-    private INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL DEFAULT 0,
-    done INTEGER NOT NULL DEFAULT 0,
-    identity TEXT NOT NULL DEFAULT '',  -- a private place: who asked (IRC mask, XMPP JID); only they hear it
-    PRIMARY KEY (deployment_id, protocol, target)
-);
-CREATE TABLE IF NOT EXISTS approvals (  -- chat's two-person rule: a change to a production host waits here
-    id TEXT PRIMARY KEY,             -- r-1a2b3c: the second person says "approve r-1a2b3c"
-    kind TEXT NOT NULL,              -- deploy | redeploy | destroy | resume
-    hosts_json TEXT NOT NULL,        -- the production hosts it would touch
-    launch_json TEXT NOT NULL,       -- what to launch once approved (the design and options; a resume's host)
-    requested_by TEXT NOT NULL,      -- as deployments.requested_by: "nick (protocol id)"
-    requester_json TEXT NOT NULL,    -- the asker's identity (protocol, id, nick, account) and place
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    state TEXT NOT NULL,             -- pending | approved | expired | failed (approved, but could not start)
-    approved_by TEXT,                -- as requested_by
-    approved_at REAL,
-    deployment_id TEXT,              -- what the approval started
-    reason TEXT                      -- why it could not start
-);
-CREATE TABLE IF NOT EXISTS host_cancels (  -- one host of a running deployment asked to stop at its next stage
-    deployment_id TEXT NOT NULL,
-    hostname TEXT NOT NULL,
-    requested_at REAL NOT NULL,
-    PRIMARY KEY (deployment_id, hostname)
-);
-CREATE TABLE IF NOT EXISTS events (
-    deployment_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at REAL NOT NULL,
-    hostname TEXT,
-    stage TEXT,
-    kind TEXT NOT NULL,
-    text TEXT NOT NULL,
-    PRIMARY KEY (deployment_id, seq)
-);
-"""
-
-
-# Columns added after the first release: (name, definition), oldest first; of deployments, of subscriptions.
-MIGRATIONS = (
-    ("hosts_json", "TEXT NOT NULL DEFAULT '[]'"),
-    ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
-    ("options_json", "TEXT NOT NULL DEFAULT '{}'"),
-    ("design_text", "TEXT"),
-    ("design_digest", "TEXT"),
-    ("design_source", "TEXT"),
-    ("owner_json", "TEXT"),
-    ("heartbeat_at", "REAL"),
+from orchestrator.store_schema import (
+    MIGRATIONS,
+    SCHEMA,
+    STORE_SUFFIXES,
+    SUBSCRIPTION_MIGRATIONS,
+    create_private,
+    keep_private,
 )
-SUBSCRIPTION_MIGRATIONS = (("identity", "TEXT NOT NULL DEFAULT ''"),)
 
+__all__ = ["BUILD_KINDS", "ENDED_STATES", "DeploymentStore", "HostStatus", "StageStatus", "StoredDesign"]
 
-# SQLite's companions of the store file (WAL mode; a rollback journal while switching to it). SQLite
-# creates them with the store file's own mode.
-STORE_SUFFIXES = ("-wal", "-shm", "-journal")
 ENDED_STATES = ("successful", "failed", "canceled", "interrupted")
-PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
-
-
-def _create_private(path: Path) -> None:
-    """Make the store file (mode 0600) and its directory (0700) if missing, whatever the umask.
-
-    The file is created here, empty, because SQLite would create it 0644 less the umask. An existing
-    file is never opened here: closing any descriptor of it would drop this process's SQLite locks.
-    """
-    if not path.parent.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        os.chmod(path.parent, PRIVATE_DIR)  # mkdir's mode is lessened by the umask, never widened
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
-    except FileExistsError:
-        return
-    os.chmod(path, PRIVATE_FILE)
-
-
-def _keep_private(path: Path) -> None:
-    """Tighten a store file of ours that others could read (made by an older jarvis, or under another umask)."""
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        return
-    if status.st_uid == os.geteuid() and stat.S_IMODE(status.st_mode) != PRIVATE_FILE:
-        os.chmod(path, PRIVATE_FILE)
-
-
-@dataclass
-class StageStatus:
-    stage: str
-    title: str
-    state: str
-    started_at: float | None
-    ended_at: float | None
-    detail: str | None
-    actions: list[str] = field(default_factory=list)
-
-    @property
-    def elapsed(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return (self.ended_at or time.time()) - self.started_at
-
-
-@dataclass
-class HostStatus:
-    deployment_id: str
-    kind: str
-    source: str
-    requested_by: str
-    hostname: str
-    fqdn: str
-    provider: str
-    state: str
-    stage: str | None
-    reason: str | None
-    started_at: float | None
-    ended_at: float | None
-    facts: dict[str, Any]
-    stages: list[StageStatus]
-    design_digest: str | None = None  # the pinned design of the deployment (None: recorded before pinning)
-    design_source: str | None = None
-
-    @property
-    def elapsed(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return (self.ended_at or time.time()) - self.started_at
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "deployment": self.deployment_id,
-            "kind": self.kind,
-            "source": self.source,
-            "design": {"digest": self.design_digest, "source": self.design_source},
-            "requested_by": self.requested_by,
-            "host": self.hostname,
-            "fqdn": self.fqdn,
-            "provider": self.provider,
-            "state": self.state,
-            "stage": self.stage,
-            "reason": self.reason,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "elapsed": None if self.elapsed is None else round(self.elapsed, 2),
-            "facts": self.facts,
-            "stages": [
-                {
-                    "stage": s.stage,
-                    "title": s.title,
-                    "state": s.state,
-                    "elapsed": None if s.elapsed is None else round(s.elapsed, 2),
-                    "detail": s.detail,
-                    "actions": s.actions,
-                }
-                for s in self.stages
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class StoredDesign:
-    """What one deployment recorded of its design: the source as given, the text it ran, its hosts."""
-
-    deployment_id: str
-    kind: str
-    state: str
-    source: str  # as given: a URL, cn=NAME, a path
-    resolved_source: str | None  # where the text came from (None: recorded before designs were pinned)
-    text: str | None
-    digest: str | None
-    hosts: list[dict[str, Any]]  # the canonical hosts this deployment acted on
-    options: dict[str, Any]
-    created_at: float
-
-    @property
-    def hostnames(self) -> list[str]:
-        return [host["hostname"] for host in self.hosts]
-
 
 # Kinds of deployment that build hosts (a redeploy, a resume of either, a per-host pick of either).
 BUILD_KINDS = ("deploy", "redeploy")
 
 
-class DeploymentStore:
+class DeploymentStore(ChatRecords):
     """All reads and writes of the status store."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         on_disk = str(path) != ":memory:"
         if on_disk:
-            _create_private(self.path)
+            create_private(self.path)
         self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -277,7 +57,7 @@ class DeploymentStore:
         self._migrate()
         if on_disk:
             for companion in (self.path, *(self.path.with_name(self.path.name + s) for s in STORE_SUFFIXES)):
-                _keep_private(companion)
+                keep_private(companion)
 
     def _migrate(self) -> None:
         """Bring a store made by an older jarvis up to this schema (columns added since)."""
@@ -364,7 +144,7 @@ class DeploymentStore:
                             position,
                             stage.id,
                             stage.title,
-                            "pending" if stage.implemented else "not_implemented",
+                            "pending",
                         )
                         for position, stage in enumerate(stages)
                     ],
@@ -594,109 +374,6 @@ class DeploymentStore:
                 (deployment_id, hostname, time.time()),
             )
 
-    def subscribe(self, deployment_id: str, protocol: str, target: str, private: bool, identity: str = "") -> None:
-        """Have the chat place (PROTOCOL, TARGET) hear this deployment's stages, from the start.
-
-        A private place names IDENTITY, the one who asked there: its lines go to no one else (a nick
-        can change hands).
-        """
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO subscriptions (deployment_id, protocol, target, private, identity) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (deployment_id, protocol, target, int(private), identity if private else ""),
-            )
-
-    def advance_subscription(self, deployment_id: str, protocol: str, target: str, seq: int, done: bool) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE subscriptions SET last_seq = ?, done = ? "
-                "WHERE deployment_id = ? AND protocol = ? AND target = ?",
-                (seq, int(done), deployment_id, protocol, target),
-            )
-
-    # -- approvals (chat's two-person rule for production hosts) ---------------------------
-
-    def create_approval(
-        self,
-        *,
-        kind: str,
-        hosts: list[str],
-        launch: dict[str, Any],
-        requested_by: str,
-        requester: dict[str, Any],
-        minutes: float,
-        now: float | None = None,
-    ) -> str:
-        """Record a pending approval request that expires after MINUTES; return its id (``r-1a2b3c``)."""
-        now = time.time() if now is None else now
-        while True:
-            request_id = f"r-{secrets.token_hex(3)}"
-            try:
-                with self._transaction() as db:
-                    db.execute(
-                        "INSERT INTO approvals (id, kind, hosts_json, launch_json, requested_by, requester_json, "
-                        "created_at, expires_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-                        (
-                            request_id,
-                            kind,
-                            json.dumps(hosts),
-                            json.dumps(launch),
-                            requested_by,
-                            json.dumps(requester),
-                            now,
-                            now + minutes * 60,
-                        ),
-                    )
-            except sqlite3.IntegrityError:  # the id is taken (one in 16 million): draw another
-                continue
-            return request_id
-
-    def approval(self, request_id: str) -> dict[str, Any] | None:
-        """An approval request's row, its JSON columns decoded (hosts, launch, requester), or None."""
-        row = self._db.execute("SELECT * FROM approvals WHERE id = ?", (request_id,)).fetchone()
-        if row is None:
-            return None
-        record = dict(row)
-        for column in ("hosts", "launch", "requester"):
-            record[column] = json.loads(record.pop(f"{column}_json"))
-        return record
-
-    def claim_approval(self, request_id: str, approved_by: str, now: float | None = None) -> str:
-        """Approve a pending request that has not expired, once: return its state after the attempt.
-
-        "approved" means this call approved it (two approvers at once: only one gets it); a pending
-        request past its time becomes "expired".
-        """
-        now = time.time() if now is None else now
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE approvals SET state = 'expired' WHERE id = ? AND state = 'pending' AND expires_at <= ?",
-                (request_id, now),
-            )
-            claimed = db.execute(
-                "UPDATE approvals SET state = 'approved', approved_by = ?, approved_at = ? "
-                "WHERE id = ? AND state = 'pending'",
-                (approved_by, now, request_id),
-            ).rowcount
-            row = db.execute("SELECT state FROM approvals WHERE id = ?", (request_id,)).fetchone()
-        if row is None:
-            return "missing"
-        return "approved" if claimed else f"was {row['state']}"
-
-    def expire_approval(self, request_id: str) -> None:
-        """Close a pending request whose time is up."""
-        with self._transaction() as db:
-            db.execute("UPDATE approvals SET state = 'expired' WHERE id = ? AND state = 'pending'", (request_id,))
-
-    def finish_approval(self, request_id: str, deployment_id: str | None, reason: str | None = None) -> None:
-        """Note what an approved request started, or (no DEPLOYMENT_ID) why it could not start."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE approvals SET deployment_id = ?, reason = ?, state = ? WHERE id = ?",
-                (deployment_id, reason, "approved" if deployment_id else "failed", request_id),
-            )
-
     # -- reads ----------------------------------------------------------------------------
 
     def deployment(self, deployment_id: str) -> dict[str, Any] | None:
@@ -727,7 +404,7 @@ class DeploymentStore:
     def stored_design(self, deployment_id: str) -> StoredDesign | None:
         """The design DEPLOYMENT_ID recorded, with the hosts it acted on."""
         row = self._db.execute("SELECT * FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
-        return _stored_design(row) if row else None
+        return stored_design_of(row) if row else None
 
     def last_build(self, hostname: str) -> StoredDesign | None:
         """The latest deployment that built HOSTNAME (a deploy or redeploy, resumes included; never a plan
@@ -737,7 +414,7 @@ class DeploymentStore:
             f"WHERE h.hostname = ? AND d.kind IN {BUILD_KINDS} ORDER BY d.created_at DESC, d.rowid DESC LIMIT 1",
             (hostname,),
         ).fetchone()
-        return _stored_design(row) if row else None
+        return stored_design_of(row) if row else None
 
     def last_build_of_source(self, sources: list[str]) -> StoredDesign | None:
         """The latest build of a whole design from any of SOURCES (as given or resolved); per-host picks
@@ -749,15 +426,10 @@ class DeploymentStore:
             (*sources, *sources),
         )
         for row in rows:
-            stored = _stored_design(row)
+            stored = stored_design_of(row)
             if stored.options.get("scope") != "host" and "resume_of" not in stored.options:
                 return stored
         return None
-
-    def open_subscriptions(self) -> list[dict[str, Any]]:
-        """Chat places still waiting for the end of a deployment (kept across bot restarts)."""
-        rows = self._db.execute("SELECT * FROM subscriptions WHERE done = 0 ORDER BY rowid").fetchall()
-        return [dict(row) for row in rows]
 
     def host_status(self, hostname: str, deployment_id: str | None = None) -> HostStatus | None:
         """The host in the given deployment, or in its latest real (not plan) deployment."""
@@ -798,35 +470,7 @@ class DeploymentStore:
             "SELECT * FROM stages WHERE deployment_id = ? AND hostname = ? ORDER BY position",
             (row["deployment_id"], row["hostname"]),
         ).fetchall()
-        return HostStatus(
-            deployment_id=row["deployment_id"],
-            kind=row["kind"],
-            source=row["source"],
-            requested_by=row["requested_by"],
-            hostname=row["hostname"],
-            fqdn=row["fqdn"],
-            provider=row["provider"],
-            state=row["state"],
-            stage=row["stage"],
-            reason=row["reason"],
-            started_at=row["started_at"],
-            ended_at=row["ended_at"],
-            facts=json.loads(row["facts"]),
-            stages=[
-                StageStatus(
-                    stage=s["stage"],
-                    title=s["title"],
-                    state=s["state"],
-                    started_at=s["started_at"],
-                    ended_at=s["ended_at"],
-                    detail=s["detail"],
-                    actions=json.loads(s["actions"]),
-                )
-                for s in stage_rows
-            ],
-            design_digest=row["design_digest"],
-            design_source=row["design_source"],
-        )
+        return host_status_of(row, stage_rows)
 
 
 def _interrupted(db: sqlite3.Connection, deployment_id: str, hostname: str | None) -> bool:
@@ -839,18 +483,3 @@ def _interrupted(db: sqlite3.Connection, deployment_id: str, hostname: str | Non
         (hostname, deployment_id),
     ).fetchone()
     return row is not None and "interrupted" in (row["state"], row["host_state"])
-
-
-def _stored_design(row: sqlite3.Row) -> StoredDesign:
-    return StoredDesign(
-        deployment_id=row["id"],
-        kind=row["kind"],
-        state=row["state"],
-        source=row["source"],
-        resolved_source=row["design_source"],
-        text=row["design_text"],
-        digest=row["design_digest"],
-        hosts=json.loads(row["hosts_json"]),
-        options=json.loads(row["options_json"]),
-        created_at=row["created_at"],
-    )

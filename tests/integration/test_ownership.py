@@ -26,6 +26,7 @@ from pyVmomi import vim
 
 from orchestrator import DeploymentRunner, DeploymentStore, load_design_file
 from orchestrator.config import Config
+from orchestrator.run_options import RunOptions
 from orchestrator.store import HostStatus
 from tests.support.world import ec2_client, ldap_entry, query
 
@@ -44,7 +45,9 @@ def design_file(tmp_path: Path, hostname: str, provider: str) -> Path:
 def deploy(config: Config, design: Path, **options: Any) -> HostStatus:
     """One run of DESIGN's one host through the runner, as chat and the CLI start it; its final status."""
     store = DeploymentStore(config.store_path)
-    running = DeploymentRunner(config, store).start(load_design_file(design, config.mappings), "pytest", **options)
+    running = DeploymentRunner(config, store).start(
+        load_design_file(design, config.mappings), "pytest", RunOptions(**options)
+    )
     running.wait(timeout=900)
     (host,) = store.deployment_hosts(running.id)
     return host

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.config import CREDENTIAL_ENV
+from orchestrator.credentials import CREDENTIAL_ENV
 from orchestrator.stages import playbook_stages, stage_of_task_path
 from tests.support.ansible import REPO, ansible_env
 from tests.support.world import ec2_client, ldap_entry, on_host, query, set_production

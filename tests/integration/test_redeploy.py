@@ -27,6 +27,7 @@ import yaml
 from orchestrator import DeploymentRunner, DeploymentStore, load_design_file
 from orchestrator.config import Config
 from orchestrator.events import Transition
+from orchestrator.run_options import RunOptions
 from orchestrator.stages import deploy_stages
 from tests.support.world import ldap_entry, on_host, query, set_production
 
@@ -54,7 +55,9 @@ def run(config: Config, design: Path, kind: str, force: bool = False) -> tuple[s
     store = DeploymentStore(config.store_path)
     heard: list[Transition] = []
     loaded = load_design_file(design, config.mappings)
-    running = DeploymentRunner(config, store).start(loaded, "pytest", kind=kind, force=force, listener=heard.append)
+    running = DeploymentRunner(config, store).start(
+        loaded, "pytest", RunOptions(kind=kind, force=force), listener=heard.append
+    )
     running.wait(timeout=900)
     return running.id, heard
 

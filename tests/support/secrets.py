@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from orchestrator.config import SECRET_KEYS, Config
+from orchestrator.config import Config
+from orchestrator.credentials import SECRET_KEYS
 
 PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
 

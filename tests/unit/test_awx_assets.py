@@ -19,7 +19,8 @@ import jinja2.meta
 import pytest
 
 from orchestrator._collection import design_rules
-from orchestrator.config import CREDENTIAL_ENV, SECRET_KEYS, Config
+from orchestrator.config import Config
+from orchestrator.credentials import CREDENTIAL_ENV, SECRET_KEYS
 from orchestrator.design import parse_design
 from tests.support.awx_double import (
     REPO,
