@@ -8,15 +8,19 @@ tests can check that the bot re-checks every redirect.
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
-import ssl
 import subprocess
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from wsgiref.types import WSGIApplication
 
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer
+from werkzeug.utils import redirect, send_from_directory
+from werkzeug.wrappers import Request, Response
+
+from sandbox import _http
 from sandbox._process import (
     SandboxError,
     daemon_running,
@@ -53,32 +57,27 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
-        parts = urlsplit(self.path)
-        if parts.path == "/redirect":
-            self.send_response(302)
-            self.send_header("Location", parse_qs(parts.query).get("to", ["/"])[0])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        super().do_GET()
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the http.server API
-        pass
+_ROUTES = Map(
+    [Rule("/redirect", methods=["GET"], endpoint="redirect"), Rule("/<path:name>", methods=["GET"], endpoint="file")]
+)
 
 
-def serve(directory: Path, port: int, cert: Path, key: Path) -> http.server.ThreadingHTTPServer:
+def _app(directory: Path) -> WSGIApplication:
+    """The design server: DIRECTORY's files, and ``/redirect?to=URL`` answering 302 to URL."""
+
+    @Request.application
+    def answer(request: Request) -> Response:
+        endpoint, values = _ROUTES.bind_to_environ(request.environ).match()
+        if endpoint == "redirect":
+            return redirect(request.args.get("to") or "/")
+        return send_from_directory(directory, values["name"], request.environ)
+
+    return answer
+
+
+def serve(directory: Path, port: int, cert: Path, key: Path) -> BaseWSGIServer:
     """Serve DIRECTORY on 127.0.0.1:PORT over TLS, in a thread of this process; return the server."""
-    handler = lambda *args: _Handler(*args, directory=str(directory))  # noqa: E731
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, name="designs", daemon=True).start()
-    return server
+    return _http.serve(_app(directory), port, name="designs", tls=(cert, key))
 
 
 def start(state_dir: Path, directory: Path) -> DesignServerInfo:

@@ -46,7 +46,7 @@ class ChatWorld:
         self.now = 1_800_000_000.0
         self.notes: dict[str, str] = {}  # what a test's setup made (a deployment id, a request id)
         monkeypatch.setattr("orchestrator.worker.launch", self._launch)
-        monkeypatch.setattr("bot.core.redeploy_facts", self._facts)
+        monkeypatch.setattr("orchestrator.service.redeploy_facts", self._facts)
         self.designs = tmp_path / "designs"
         self.designs.mkdir()
         self.orchestrator = Orchestrator(Config(home=tmp_path / "home"))

@@ -33,7 +33,7 @@ ALICE = Message(Place("test", "#ops", False), Identity("test", "alice!a@example.
 class Chat:
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr("orchestrator.worker.launch", lambda config, deployment_id: 0)  # nothing runs
-        monkeypatch.setattr("bot.core.redeploy_facts", lambda config, host: {"jarvis_production": False})
+        monkeypatch.setattr("orchestrator.service.redeploy_facts", lambda config, host: {"jarvis_production": False})
         self.orchestrator = Orchestrator(Config(home=tmp_path / "home"))
         self.store = self.orchestrator.store
         self.designs = tmp_path / "designs"

@@ -18,6 +18,7 @@ from orchestrator.config import Config
 from orchestrator.design import Design, parse_design
 from orchestrator.errors import DeploymentError, DesignError
 from orchestrator.pinned import cluster_design, drift_lines, host_design, host_diff, pinned_design, read_source
+from orchestrator.run_options import RunOptions
 from orchestrator.runner import DeploymentRunner
 from orchestrator.store import DeploymentStore
 
@@ -119,7 +120,7 @@ def test_redeploy_and_destroy_take_the_host_from_its_last_build(tmp_path: Path) 
     deployed = run.record(first, "me")
     store.set_deployment_state(deployed, "successful")  # done: its hosts are free for the next run
     time.sleep(0.01)
-    run.record(parse_design(cluster_text(odin={"size": 2048}), "cluster.yml"), "me", check=True)  # a plan
+    run.record(parse_design(cluster_text(odin={"size": 2048}), "cluster.yml"), "me", RunOptions(check=True))  # a plan
     time.sleep(0.01)
     destroyed = run.record(pinned_design(store.stored_design(deployed), ["thor"]), "me", kind="destroy")  # type: ignore[arg-type]
 
@@ -154,7 +155,7 @@ def test_the_cluster_forms_find_a_deployment_by_id_or_by_source(
     whole = run.record(parse_design(cluster_text(), absolute), "me")
     store.set_deployment_state(whole, "successful")
     time.sleep(0.01)
-    plan = run.record(parse_design(cluster_text(), absolute), "me", check=True)
+    plan = run.record(parse_design(cluster_text(), absolute), "me", RunOptions(check=True))
     time.sleep(0.01)
     pick = run.record(parse_design(cluster_text(), absolute).only(["odin"]), "me", kind="redeploy")
 

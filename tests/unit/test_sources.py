@@ -372,7 +372,7 @@ def test_the_bot_loads_and_parses_designs_off_its_event_loop(command: str, monke
     """Every command that reads a design (from a URL, LDAP or a file) does it in a worker thread.
 
     (destroy, and redeploy without from-source, read it only to compare: tests/unit/test_chat_forms.py.)"""
-    monkeypatch.setattr("bot.core.redeploy_facts", lambda config, host: {"jarvis_production": False})
+    monkeypatch.setattr("orchestrator.service.redeploy_facts", lambda config, host: {"jarvis_production": False})
     sources = RecordingSources()
     last = SimpleNamespace(source="cn=loki")
     built = StoredDesign("D0", "deploy", "successful", "cn=loki", "cn=loki", None, None, [{"hostname": "loki"}], {}, 0)

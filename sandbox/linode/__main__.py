@@ -1,0 +1,5 @@
+"""``python -m sandbox.linode``: the emulator's daemon, as ``sandbox.linode.start()`` runs it."""
+
+from sandbox.linode import main
+
+main()
