@@ -11,20 +11,24 @@ bot:
            max_bytes: 65536, timeout: 10, ca_file: null}
     directories: [/srv/designs]
     ldap_base: ou=Hosts,dc=example,dc=com      # default: credentials.ldap.hosts_dn
+
+The section is checked by :class:`BotSection` (``sources.urls`` by the fields of
+:class:`bot.sources.UrlPolicy`); ``access`` by :meth:`bot.access.AccessControl.from_config`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from bot.access import AccessControl
 from bot.sources import DesignSources, LdapSource, UrlPolicy
-from orchestrator.config import Config
-from orchestrator.errors import ConfigError
+from orchestrator import Config, NullIsDefault, Section, otherwise, parse_section, section_from_dataclass
 
-KEYS = {"nick", "irc", "xmpp", "access", "sources", "approval_minutes"}
+__all__ = ["BotConfig", "BotSection", "load_bot_config"]
 
 
 @dataclass
@@ -37,19 +41,39 @@ class BotConfig:
     approval_minutes: float = 15.0
 
 
+class SourcesSection(Section):
+    """``bot.sources``: where the bot may load designs from; other keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    urls: NullIsDefault[dict[str, Any]] = {}  # checked as UrlPolicy's fields
+    directories: NullIsDefault[list[str]] = []
+    ldap_base: str | None = None
+
+
+class BotSection(Section):
+    """The config's ``bot`` section."""
+
+    unknown_key = "{section}.{key}: unknown key (known: {known})"
+
+    nick: str = BotConfig.nick
+    irc: dict[str, Any] | None = None
+    xmpp: dict[str, Any] | None = None
+    access: Any = None  # AccessControl.from_config words its own refusals
+    sources: NullIsDefault[SourcesSection] = SourcesSection()
+    # How long a second person has to approve a production host's change.
+    approval_minutes: Annotated[
+        float, Field(gt=0, le=24 * 60), otherwise("expected a number of minutes between 0 and 1440, got {value!r}")
+    ] = BotConfig.approval_minutes
+
+
 def load_bot_config(config: Config) -> BotConfig:
-    raw = config.bot
-    unknown = set(raw) - KEYS
-    if unknown:
-        raise ConfigError(f"bot.{sorted(unknown)[0]}: unknown key (known: {', '.join(sorted(KEYS))})")
-    sources = raw.get("sources") or {}
-    urls = dict(sources.get("urls") or {})
-    try:
-        policy = UrlPolicy(**urls)
-    except TypeError as exc:
-        raise ConfigError(f"bot.sources.urls: {exc}") from None
+    """The bot's settings from CONFIG's ``bot`` section, checked; its LDAP source from ``credentials.ldap``."""
+    read = parse_section(BotSection, config.bot, config.path, "bot")
+    sources = read.sources
+    urls = parse_section(section_from_dataclass(UrlPolicy), sources.urls, config.path, "bot.sources.urls")
     ldap_credentials = config.credentials.get("ldap", {})
-    ldap_base = sources.get("ldap_base") or ldap_credentials.get("hosts_dn")
+    ldap_base = sources.ldap_base or ldap_credentials.get("hosts_dn")
     ldap = None
     if ldap_credentials.get("uri") and ldap_base:
         ldap = LdapSource(
@@ -58,19 +82,12 @@ def load_bot_config(config: Config) -> BotConfig:
             bind_dn=ldap_credentials.get("bind_dn"),
             bind_password=ldap_credentials.get("bind_password"),
         )
-    directories = [Path(directory) for directory in sources.get("directories") or []]
+    directories = [Path(directory) for directory in sources.directories]
     return BotConfig(
-        nick=str(raw.get("nick", "jarvis")),
-        irc=raw.get("irc"),
-        xmpp=raw.get("xmpp"),
-        access=AccessControl.from_config(raw.get("access")),
-        approval_minutes=_approval_minutes(raw.get("approval_minutes", 15)),
-        sources=DesignSources(policy, directories, ldap, config.design_policy()),
+        nick=read.nick,
+        irc=read.irc,
+        xmpp=read.xmpp,
+        access=AccessControl.from_config(read.access),
+        approval_minutes=read.approval_minutes,
+        sources=DesignSources(UrlPolicy(**urls.model_dump()), directories, ldap, config.design_policy()),
     )
-
-
-def _approval_minutes(value: object) -> float:
-    """``bot.approval_minutes``: how long a second person has to approve a production host's change."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 24 * 60:
-        raise ConfigError(f"bot.approval_minutes: expected a number of minutes between 0 and 1440, got {value!r}")
-    return float(value)

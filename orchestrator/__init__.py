@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from orchestrator.cmdb import CmdbError, Directory, read_entry
 from orchestrator.config import Config, load_config
+from orchestrator.config_models import NullIsDefault, Section, otherwise, parse_section, section_from_dataclass
 from orchestrator.design import MAX_DESIGN_BYTES, Design, DesignPolicy, load_design_file, parse_design
 from orchestrator.errors import ConfigError, DeploymentError, DesignError, JarvisError
 from orchestrator.events import DONE_STATES, Transition
@@ -29,6 +30,7 @@ __all__ = [
     "Design",
     "DesignPolicy",
     "Directory",
+    "NullIsDefault",
     "DeploymentError",
     "DeploymentRunner",
     "DeploymentStore",
@@ -37,15 +39,19 @@ __all__ = [
     "JarvisError",
     "Orchestrator",
     "RunOptions",
+    "Section",
     "RunningDeployment",
     "StoredDesign",
     "Transition",
     "drift_lines",
     "load_config",
+    "otherwise",
+    "parse_section",
     "load_design_file",
     "parse_design",
     "plan_report",
     "read_entry",
     "read_source",
+    "section_from_dataclass",
     "stage_title",
 ]

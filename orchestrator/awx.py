@@ -25,29 +25,26 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import ssl
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
+
+from pydantic import AfterValidator, Field
 
 from orchestrator._collection import design_rules
 from orchestrator.config import Config
-from orchestrator.errors import ConfigError, DeploymentError
-from orchestrator.executors import CancelCheck, EventHandler, Job
+from orchestrator.config_models import NullIsDefault, Section, otherwise, parse_section, required
+from orchestrator.errors import DeploymentError
+from orchestrator.job import CancelCheck, EventHandler, Job
 
 __all__ = ["DEFAULT_JOB_TEMPLATES", "AwxExecutor"]
 
-DEFAULT_JOB_TEMPLATES: dict[str, str | int] = {
-    "deploy": "jarvis deploy",
-    "redeploy": "jarvis redeploy",
-    "destroy": "jarvis destroy",
-}
-SECTION_KEYS = {"type", "url", "token", "job_templates", "verify", "poll_interval", "timeout", "site_vars"}
+POLL_INTERVAL = 1.0  # seconds between polls of a job and its events, unless the config says otherwise
 # AWX's job statuses once a job has ended, and what they mean to jarvis.
 FINAL_STATUSES = {"successful": "successful", "failed": "failed", "error": "failed", "canceled": "canceled"}
 PAGE_SIZE = 200  # AWX's largest page
@@ -63,6 +60,61 @@ PROMPT_FLAGS = {
 TEMPLATE_DEFAULTS: dict[str, Any] = {"job_type": "run", "skip_tags": "", "diff_mode": False}
 
 
+def _http_url(url: str) -> str:
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise ValueError("not an http(s) URL")
+    return url
+
+
+def _a_template(template: str | int) -> str | int:
+    if template in ("", 0):
+        raise ValueError("empty")
+    return template
+
+
+def _ca_bundle(verify: bool | str) -> bool | str:
+    if isinstance(verify, str) and not Path(verify).is_file():
+        raise ValueError(f"no CA bundle at {verify}")
+    return verify
+
+
+_VERIFY = "expected true, false or a CA bundle file"
+JobTemplate = Annotated[str | int, AfterValidator(_a_template), otherwise("expected a job template's name or id")]
+Seconds = Annotated[
+    float, Field(gt=0, allow_inf_nan=False), otherwise("expected a positive number of seconds, got {value!r}")
+]
+
+
+class JobTemplates(Section):
+    """``executor.job_templates``: the job template (name or id) AWX runs for each kind of job."""
+
+    deploy: JobTemplate = "jarvis deploy"  # a plan too, in check mode
+    redeploy: JobTemplate = "jarvis redeploy"
+    destroy: JobTemplate = "jarvis destroy"
+
+
+DEFAULT_JOB_TEMPLATES: dict[str, str | int] = JobTemplates().model_dump()
+
+
+class AwxSection(Section):
+    """The config's ``executor: {type: awx, …}`` section (see the module doc)."""
+
+    type: Literal["awx"] = "awx"
+    url: Annotated[str, AfterValidator(_http_url), otherwise("expected AWX's http(s) address, got {value!r}")] = (
+        required()
+    )
+    token: Annotated[str, Field(min_length=1), otherwise("AWX needs an OAuth2 token (or set $JARVIS_AWX_TOKEN)")] = (
+        required()
+    )
+    job_templates: NullIsDefault[JobTemplates] = JobTemplates()
+    verify: Annotated[bool | str, otherwise(_VERIFY), AfterValidator(_ca_bundle)] = True
+    poll_interval: Seconds = POLL_INTERVAL
+    timeout: Seconds | None = None
+    site_vars: NullIsDefault[
+        Annotated[dict[str, Any], otherwise("expected a mapping of variable names to values (null drops one)")]
+    ] = {}
+
+
 @dataclass
 class AwxExecutor:
     """Launches the job template of a job's kind, follows its events, cancels it when asked."""
@@ -71,7 +123,7 @@ class AwxExecutor:
     token: str = field(repr=False)
     job_templates: dict[str, str | int] = field(default_factory=lambda: dict(DEFAULT_JOB_TEMPLATES))
     verify: bool | str = True
-    poll_interval: float = 1.0
+    poll_interval: float = POLL_INTERVAL
     timeout: float | None = None
     # Replaces jarvis's site settings where AWX's execution nodes differ (paths); None drops one.
     site_vars: dict[str, Any] = field(default_factory=dict)
@@ -79,38 +131,15 @@ class AwxExecutor:
     @classmethod
     def from_config(cls, section: dict[str, Any], config: Config) -> AwxExecutor:
         """The executor of the config's ``executor: {type: awx, …}`` section; ConfigError if it is wrong."""
-        where = f"{config.path}: executor" if config.path else "executor"
-        unknown = set(section) - SECTION_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(SECTION_KEYS))})")
-        url = str(section.get("url") or "")
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise ConfigError(f"{where}.url: expected AWX's http(s) address, got {url!r}")
-        token = str(section.get("token") or "")
-        if not token:
-            raise ConfigError(f"{where}.token: AWX needs an OAuth2 token (or set $JARVIS_AWX_TOKEN)")
-        templates = section.get("job_templates") or {}
-        if not isinstance(templates, dict) or set(templates) - set(DEFAULT_JOB_TEMPLATES):
-            raise ConfigError(f"{where}.job_templates: expected a mapping with keys {', '.join(DEFAULT_JOB_TEMPLATES)}")
-        for kind, template in templates.items():
-            if isinstance(template, bool) or not isinstance(template, (str, int)) or template in ("", 0):
-                raise ConfigError(f"{where}.job_templates.{kind}: expected a job template's name or id")
-        verify = section.get("verify", True)
-        if isinstance(verify, str) and not Path(verify).is_file():
-            raise ConfigError(f"{where}.verify: no CA bundle at {verify}")
-        if not isinstance(verify, (bool, str)):
-            raise ConfigError(f"{where}.verify: expected true, false or a CA bundle file")
-        site_vars = section.get("site_vars") or {}
-        if not isinstance(site_vars, dict) or not all(isinstance(key, str) for key in site_vars):
-            raise ConfigError(f"{where}.site_vars: expected a mapping of variable names to values (null drops one)")
+        read = parse_section(AwxSection, section, config.path, "executor")
         return cls(
-            url=url.rstrip("/"),
-            token=token,
-            job_templates={**DEFAULT_JOB_TEMPLATES, **templates},
-            verify=verify,
-            poll_interval=_seconds(where, "poll_interval", section.get("poll_interval", 1.0)),
-            timeout=None if section.get("timeout") is None else _seconds(where, "timeout", section["timeout"]),
-            site_vars=dict(site_vars),
+            url=read.url.rstrip("/"),
+            token=read.token,
+            job_templates=read.job_templates.model_dump(),
+            verify=read.verify,
+            poll_interval=read.poll_interval,
+            timeout=read.timeout,
+            site_vars=dict(read.site_vars),
         )
 
     def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
@@ -298,12 +327,6 @@ def _explanation(state: dict[str, Any]) -> str:
 
 def _name(template: dict[str, Any]) -> str:
     return f"job template {template.get('name')!r} (id {template.get('id')})"
-
-
-def _seconds(where: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{where}.{key}: expected a positive number of seconds, got {value!r}")
-    return float(value)
 
 
 class _NotFound(DeploymentError):

@@ -2,86 +2,45 @@
 
 Credentials come from the config file or the environment, never from a design. A config file
 holding credentials must be private to its owner (mode 0600), else jarvis refuses it.
+
+The file is checked against typed section models (pydantic), then read into :class:`Config`, a plain
+dataclass. Every refusal names the key at fault, as ``<file>: <dotted.key> must be …`` (or
+``…: expected …``), with the section toolkit of :mod:`orchestrator.config_models` that the executors'
+and the bot's sections use too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
+from orchestrator.config_models import NULL_IS_DEFAULT, NullIsDefault, Section, otherwise, parse_section
+from orchestrator.credentials import CREDENTIAL_ENV, SECRET_KEYS
 from orchestrator.design import DesignPolicy
 from orchestrator.errors import ConfigError
 
-# Environment variables that fill credentials the config file leaves out; the same names are the
-# modules' env fallbacks, so plain ansible-playbook runs read them too.
-CREDENTIAL_ENV: dict[str, dict[str, str]] = {
-    "aws": {
-        "access_key": "AWS_ACCESS_KEY_ID",
-        "secret_key": "AWS_SECRET_ACCESS_KEY",
-        "endpoint_url": "AWS_ENDPOINT_URL",
-        "region": "AWS_DEFAULT_REGION",
-    },
-    "dns": {
-        "server": "JARVIS_DNS_SERVER",
-        "port": "JARVIS_DNS_PORT",
-        "key_name": "JARVIS_TSIG_KEY_NAME",
-        "key_secret": "JARVIS_TSIG_SECRET",
-        "key_algorithm": "JARVIS_TSIG_ALGORITHM",
-    },
-    "ldap": {
-        "uri": "JARVIS_LDAP_URI",
-        "bind_dn": "JARVIS_LDAP_BIND_DN",
-        "bind_password": "JARVIS_LDAP_BIND_PASSWORD",
-        "hosts_dn": "JARVIS_LDAP_HOSTS_DN",
-    },
-    "linode": {"token": "LINODE_API_TOKEN", "api_url": "LINODE_API_URL"},
-    "alertmanager": {
-        "url": "JARVIS_ALERTMANAGER_URL",
-        "username": "JARVIS_ALERTMANAGER_USER",
-        "password": "JARVIS_ALERTMANAGER_PASSWORD",
-    },
-    "vsphere": {
-        "host": "VMWARE_HOST",
-        "port": "VMWARE_PORT",
-        "username": "VMWARE_USER",
-        "password": "VMWARE_PASSWORD",
-        "validate_certs": "VMWARE_VALIDATE_CERTS",
-    },
-}
-SECRET_KEYS = {
-    ("aws", "secret_key"),
-    ("dns", "key_secret"),
-    ("ldap", "bind_password"),
-    ("linode", "token"),
-    ("vsphere", "password"),
-    ("alertmanager", "password"),
-}
-TOP_KEYS = {
-    "home",
-    "vault_password_file",
-    "authorized_keys",
-    "ssh_private_key",
-    "address",
-    "ec2",
-    "linode",
-    "vsphere",
-    "mappings",
-    "credentials",
-    "bot",
-    "gitosis",
-    "zones",
-    "reboot",
-    "executor",
-    "cli_admins",
-    "lease_seconds",
-}
-EXECUTOR_TYPES = ("local", "remote", "awx")
-GITOSIS_KEYS = {"remotes", "allowed", "port", "group", "ssh_private_key", "known_hosts"}
+__all__ = ["EXECUTOR_TYPES", "Config", "config_path", "default_home", "load_config"]
+
+ExecutorType = Literal["local", "remote", "awx"]
+EXECUTOR_TYPES: tuple[str, ...] = typing.get_args(ExecutorType)
+Address = Literal["private", "public"]  # which of an instance's IPs jarvis publishes and uses
 
 
 def default_home() -> Path:
@@ -188,6 +147,133 @@ class Config:
         }
 
 
+# --- the config file's sections -----------------------------------------------------------------------
+
+
+def _default(name: str) -> Any:
+    """Config's default for NAME: the dataclass says each default once, the file's model reuses it."""
+    (item,) = (item for item in dataclasses.fields(Config) if item.name == name)
+    return item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+
+
+def _zone_name(zone: str) -> str:
+    if not zone.strip(". "):
+        raise ValueError("not a zone name")
+    return zone.strip().rstrip(".").lower()
+
+
+def _user_name(user: str) -> str:
+    if not user.strip():
+        raise ValueError("not a user name")
+    return user.strip()
+
+
+class GitosisSection(Section):
+    """``gitosis``: a site that lets designs name gitosis servers must say how to reach them safely.
+
+    The controller connects only to the remotes this allows, checks the server's host key against
+    ``known_hosts`` and offers only ``ssh_private_key``.
+    """
+
+    remotes: NullIsDefault[
+        Annotated[dict[str, str], otherwise("must map the remotes designs name to the remotes really reached")]
+    ] = {}
+    allowed: NullIsDefault[Annotated[list[str], otherwise("must be a list of remotes (user@host:path.git)")]] = []
+    port: Annotated[int | str, otherwise("must be a port number (got {value!r})")] | None = None
+    group: str | None = None
+    known_hosts: str | None = Field(default=None, validate_default=True)
+    ssh_private_key: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("known_hosts", "ssh_private_key")
+    @classmethod
+    def _needed_with_remotes(cls, value: str | None, info: ValidationInfo) -> str | None:
+        why = {"known_hosts": "the server's host key is always checked", "ssh_private_key": "only this key is offered"}
+        if (info.data.get("remotes") or info.data.get("allowed")) and not value:
+            raise ValueError(
+                f"is required when gitosis.remotes or gitosis.allowed is set ({why[str(info.field_name)]})"
+            )
+        return value
+
+    def playbook_vars(self) -> dict[str, Any]:
+        """The section as the playbooks get it (``jarvis_gitosis``): what was given, with both lists."""
+        return {**self.model_dump(exclude_unset=True), "remotes": self.remotes, "allowed": self.allowed}
+
+
+_EXECUTOR_TYPE = f"must be one of {', '.join(EXECUTOR_TYPES)}, not {{value!r}}"
+
+
+class ExecutorSection(Section):
+    """``executor``: local (default), remote (an ansible-runner worker over SSH) or awx.
+
+    Only the type is checked here; the remote and AWX executors check the rest of their sections.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    type: Annotated[ExecutorType, otherwise(_EXECUTOR_TYPE)] = _default("executor")["type"]
+
+
+def _text(value: Any) -> Any:
+    """A credential given as a YAML number or boolean, as the text the environment variable would hold."""
+    return str(value) if isinstance(value, int | float) else value
+
+
+CredentialValue = Annotated[str, BeforeValidator(_text), otherwise("must be a string or a number")]
+
+
+class _CredentialGroup(Section):
+    """A ``credentials.<group>`` mapping; keys the credential table does not name are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def _credentials_section() -> type[Section]:
+    """``credentials.<group>.<key>`` for each group and key of the one credential table (orchestrator.credentials)."""
+    groups: dict[str, Any] = {}
+    for group, keys in CREDENTIAL_ENV.items():
+        values: dict[str, Any] = {key: (CredentialValue | None, None) for key in keys}
+        model = create_model(f"{group.title()}Credentials", __base__=_CredentialGroup, **values)
+        groups[group] = (Annotated[model, NULL_IS_DEFAULT], Field(default_factory=model))
+    return create_model("CredentialsSection", __base__=_CredentialGroup, **groups)
+
+
+CredentialsSection = _credentials_section()
+
+
+class ConfigFile(Section):
+    """The config file's top level."""
+
+    home: str | None = None
+    vault_password_file: str | None = None
+    authorized_keys: NullIsDefault[list[str]] = []
+    ssh_private_key: str | None = None
+    address: Annotated[Address, otherwise("expected private or public, got {value!r}")] = _default("address")
+    ec2: NullIsDefault[dict[str, Any]] = {}
+    linode: NullIsDefault[dict[str, Any]] = {}
+    vsphere: NullIsDefault[dict[str, Any]] = {}
+    mappings: NullIsDefault[dict[str, Any]] = {}
+    credentials: NullIsDefault[dict[str, Any]] = {}  # checked by CredentialsSection, then filled from the env
+    bot: NullIsDefault[dict[str, Any]] = {}  # checked by bot.config
+    gitosis: NullIsDefault[GitosisSection] = GitosisSection()
+    zones: NullIsDefault[
+        Annotated[
+            list[Annotated[str, AfterValidator(_zone_name)]],
+            otherwise("must be a list of DNS zone names, like [websages.com, 201.10.in-addr.arpa]"),
+        ]
+    ] = []
+    reboot: NullIsDefault[dict[str, str]] = {}
+    executor: NullIsDefault[ExecutorSection] = ExecutorSection()
+    cli_admins: Annotated[
+        list[Annotated[str, AfterValidator(_user_name)]],
+        otherwise("must be a list of unix user names, like [root, ops] (got {value!r})"),
+    ] = _default("cli_admins")
+    lease_seconds: Annotated[
+        float, Field(ge=5, le=3600), otherwise("must be a number of seconds from 5 to 3600 (got {value!r})")
+    ] = _default("lease_seconds")
+
+
+# --- reading the file ---------------------------------------------------------------------------------
+
+
 def config_path(explicit: str | None = None) -> Path | None:
     """The config file: --config, $JARVIS_CONFIG, $JARVIS_HOME/config.yml, then the sandbox's if it is up."""
     if explicit:
@@ -201,135 +287,75 @@ def config_path(explicit: str | None = None) -> Path | None:
 
 
 def load_config(explicit: str | None = None) -> Config:
-    """Read the config file (if any) and fill credentials from the environment."""
+    """Read the config file (if any), check it, and fill credentials from the environment."""
     path = config_path(explicit)
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"the config file {path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"the config file {path} must hold a mapping")
-        unknown = set(raw) - TOP_KEYS
-        if unknown:
-            raise ConfigError(f"{path}: unknown key {sorted(unknown)[0]!r} (known: {', '.join(sorted(TOP_KEYS))})")
-        executor = raw.get("executor")
-        holds_secrets = (
-            raw.get("credentials") or raw.get("bot") or (isinstance(executor, dict) and executor.get("token"))
-        )
-        if holds_secrets and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"{path} holds credentials but others can read it: chmod 600 {path}")
-    credentials = _credentials(raw.get("credentials") or {}, path)
+    raw = _read(path) if path is not None else {}
+    read = parse_section(ConfigFile, raw, path)
     config = Config(
-        vault_password_file=_path(raw.get("vault_password_file") or os.environ.get("JARVIS_VAULT_PASSWORD_FILE")),
-        authorized_keys=list(raw.get("authorized_keys") or []),
-        ssh_private_key=_path(raw.get("ssh_private_key")),
-        address=str(raw.get("address", "private")),
-        ec2=dict(raw.get("ec2") or {}),
-        linode=dict(raw.get("linode") or {}),
-        vsphere=dict(raw.get("vsphere") or {}),
-        mappings=dict(raw.get("mappings") or {}),
-        credentials=credentials,
-        bot=dict(raw.get("bot") or {}),
-        gitosis=_gitosis(raw.get("gitosis"), path),
-        zones=_zones(raw.get("zones"), path),
-        reboot=dict(raw.get("reboot") or {}),
-        executor=_executor(raw.get("executor"), path),
-        cli_admins=_cli_admins(raw.get("cli_admins", ["root"]), path),
-        lease_seconds=_lease_seconds(raw.get("lease_seconds", 60), path),
+        vault_password_file=_path(read.vault_password_file or os.environ.get("JARVIS_VAULT_PASSWORD_FILE")),
+        authorized_keys=list(read.authorized_keys),
+        ssh_private_key=_path(read.ssh_private_key),
+        address=read.address,
+        ec2=dict(read.ec2),
+        linode=dict(read.linode),
+        vsphere=dict(read.vsphere),
+        mappings=dict(read.mappings),
+        credentials=_credentials(parse_section(CredentialsSection, read.credentials, path, "credentials")),
+        bot=dict(read.bot),
+        gitosis=read.gitosis.playbook_vars(),
+        zones=list(read.zones),
+        reboot=dict(read.reboot),
+        executor=_executor(read.executor),
+        cli_admins=list(read.cli_admins),
+        lease_seconds=read.lease_seconds,
         path=path,
     )
-    if raw.get("home") and not os.environ.get("JARVIS_HOME"):
-        config.home = Path(raw["home"])
-    if config.address not in ("private", "public"):
-        raise ConfigError(f"address: expected private or public, got {config.address!r}")
+    if read.home and not os.environ.get("JARVIS_HOME"):
+        config.home = Path(read.home)
     return config
 
 
-def _credentials(raw: dict[str, Any], path: Path | None) -> dict[str, dict[str, str]]:
+def _read(path: Path) -> dict[str, Any]:
+    """The config file's mapping; one that holds credentials is refused unless private (mode 0600)."""
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the config file {path} must hold a mapping")
+    executor = raw.get("executor")
+    holds_secrets = raw.get("credentials") or raw.get("bot") or (isinstance(executor, dict) and executor.get("token"))
+    if holds_secrets and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path} holds credentials but others can read it: chmod 600 {path}")
+    return raw
+
+
+def _credentials(section: BaseModel) -> dict[str, dict[str, str]]:
+    """Every group of the credential table, each key from the file, else (left out) from its environment variable.
+
+    A key the file gives as null or "" stays unset: the environment does not fill it.
+    """
     credentials: dict[str, dict[str, str]] = {}
     for group, keys in CREDENTIAL_ENV.items():
-        given = raw.get(group) or {}
-        if not isinstance(given, dict):
-            raise ConfigError(f"{path}: credentials.{group} must be a mapping")
+        given = getattr(section, group)
         values = {}
         for key, env in keys.items():
-            value = given.get(key, os.environ.get(env))
+            value = getattr(given, key) if key in given.model_fields_set else os.environ.get(env)
             if value not in (None, ""):
                 values[key] = str(value)
         credentials[group] = values
     return credentials
 
 
-def _gitosis(raw: Any, path: Path | None) -> dict[str, Any]:
-    """The ``gitosis`` section; a site that lets designs name gitosis servers must say how to reach them safely.
-
-    The controller connects only to the remotes this allows, checks the server's host key against
-    ``known_hosts`` and offers only ``ssh_private_key``.
-    """
-    where = f"{path}: gitosis" if path else "gitosis"
-    section = raw or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    unknown = set(section) - GITOSIS_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {sorted(unknown, key=str)[0]!r} (known: {', '.join(sorted(GITOSIS_KEYS))})"
-        )
-    remotes = section.get("remotes") or {}
-    if not isinstance(remotes, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in remotes.items()):
-        raise ConfigError(f"{where}.remotes must map the remotes designs name to the remotes really reached")
-    allowed = section.get("allowed") or []
-    if not isinstance(allowed, list) or not all(isinstance(remote, str) for remote in allowed):
-        raise ConfigError(f"{where}.allowed must be a list of remotes (user@host:path.git)")
-    why = {"known_hosts": "the server's host key is always checked", "ssh_private_key": "only this key is offered"}
-    for key, reason in why.items():
-        if (remotes or allowed) and not section.get(key):
-            raise ConfigError(f"{where}.{key} is required when gitosis.remotes or gitosis.allowed is set ({reason})")
-    return {**section, "remotes": remotes, "allowed": allowed}
+def _executor(section: ExecutorSection) -> dict[str, Any]:
+    """The ``executor`` section as the executors read it; an AWX token may come from $JARVIS_AWX_TOKEN instead."""
+    executor = section.model_dump()
+    if executor["type"] == "awx" and not executor.get("token") and os.environ.get("JARVIS_AWX_TOKEN"):
+        executor["token"] = os.environ["JARVIS_AWX_TOKEN"]
+    return executor
 
 
-def _zones(raw: Any, path: Path | None) -> list[str]:
-    """The ``zones`` list: DNS zone names, as a design's dns.zone would write them."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or not all(isinstance(zone, str) and zone.strip(". ") for zone in raw):
-        raise ConfigError(f"{path}: zones must be a list of DNS zone names, like [websages.com, 201.10.in-addr.arpa]")
-    return [zone.strip().rstrip(".").lower() for zone in raw]
-
-
-def _cli_admins(raw: Any, path: Path | None) -> list[str]:
-    """``cli_admins``: the unix users whose ``jarvis … --force`` and ``--adopt`` are obeyed (default: root)."""
-    if not isinstance(raw, list) or not all(isinstance(user, str) and user.strip() for user in raw):
-        raise ConfigError(f"{path}: cli_admins must be a list of unix user names, like [root, ops] (got {raw!r})")
-    return [user.strip() for user in raw]
-
-
-def _lease_seconds(raw: Any, path: Path | None) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 5 <= raw <= 3600:
-        raise ConfigError(f"{path}: lease_seconds must be a number of seconds from 5 to 3600 (got {raw!r})")
-    return float(raw)
-
-
-def _path(value: Any) -> Path | None:
+def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
-
-
-def _executor(raw: Any, path: Path | None) -> dict[str, Any]:
-    """The ``executor`` section: local (default), remote (an ansible-runner worker over SSH) or awx.
-
-    An AWX token may come from $JARVIS_AWX_TOKEN instead of the file.
-    """
-    section = {"type": "local"} if raw is None else raw
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: executor must be a mapping")
-    kind = section.get("type", "local")
-    if kind not in EXECUTOR_TYPES:
-        raise ConfigError(f"{path}: executor.type must be one of {', '.join(EXECUTOR_TYPES)}, not {kind!r}")
-    section = {**section, "type": kind}
-    if kind == "awx" and not section.get("token") and os.environ.get("JARVIS_AWX_TOKEN"):
-        section["token"] = os.environ["JARVIS_AWX_TOKEN"]
-    return section

@@ -1,8 +1,8 @@
 """Where a deployment's playbook runs: here (ansible-runner), on a remote worker, or in AWX.
 
-The runner hands an executor one :class:`Job` and two callbacks; every executor delivers the same
-ansible-runner style task events (``event``, ``event_data.task_path/host/res``), so the stage
-mapping, the status store and chat announcements work the same whichever runs the playbook.
+:func:`make_executor` picks the one the config names; :class:`LocalExecutor` is the one that runs
+here. What an executor is handed (``Job``, the callbacks, the ``Executor`` protocol) is in
+``orchestrator.job``.
 """
 
 from __future__ import annotations
@@ -11,61 +11,25 @@ import contextlib
 import queue
 import tempfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import ansible_runner
 
+from orchestrator.awx import AwxExecutor
 from orchestrator.config import Config
-from orchestrator.render import deployment_inventory, pipeline_play
-from orchestrator.stages import Stage, playbook_stages
+from orchestrator.job import CancelCheck, EventHandler, Executor, Job
+from orchestrator.leases import end_processes, leftover_processes
+from orchestrator.remote import RemoteExecutor
 from orchestrator.staging import staged_file
 from orchestrator.unsafe import vars_file_text
 
-EventHandler = Callable[[dict[str, Any]], None]
-CancelCheck = Callable[[], bool]
-
-
-@dataclass
-class Job:
-    """One deployment's playbook run, described so that any executor can carry it out.
-
-    Local and remote executors run the rendered ``playbook()`` over ``inventory()``; AWX runs the
-    static playbook of ``kind`` with the hosts, ``site_vars`` and ``host_vars`` as extra vars and
-    ``skipped_stages()`` as skip tags. ``credentials`` never go into the private data dir.
-    """
-
-    private_dir: Path
-    ident: str
-    kind: str  # deploy, plan, redeploy or destroy
-    hosts: list[dict[str, Any]]
-    stages: list[Stage]
-    site_vars: dict[str, Any] = field(default_factory=dict)
-    host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
-    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
-    envvars: dict[str, str] = field(default_factory=dict)
-    forks: int = 5
-
-    @property
-    def check(self) -> bool:
-        return self.kind == "plan"
-
-    def playbook(self) -> list[dict[str, Any]]:
-        return [pipeline_play(self.stages)]
-
-    def inventory(self) -> dict[str, Any]:
-        return deployment_inventory(self.hosts, self.site_vars, self.host_vars)
-
-    def skipped_stages(self) -> list[str]:
-        """The playbook stages of this kind that this job does not run (a resume's finished ones)."""
-        running = {stage.id for stage in self.stages}
-        return [stage.id for stage in playbook_stages(self.kind) if stage.id not in running]
-
-    def cmdline(self, credentials_file: Path | None = None) -> str:
-        options = [f"-e @{credentials_file}"] if credentials_file else []
-        return " ".join(options + (["--check", "--diff"] if self.check else []))
+__all__ = [
+    "LocalExecutor",
+    "make_executor",
+    "private_credentials_file",
+    "write_runner_settings",
+]
 
 
 def private_credentials_file(job: Job, directory: Path) -> contextlib.AbstractContextManager[Path]:
@@ -77,24 +41,10 @@ def make_executor(config: Config) -> Executor:
     """The executor the config's ``executor`` section names (see orchestrator.config)."""
     section = config.executor
     if section["type"] == "remote":
-        from orchestrator.remote import RemoteExecutor
-
         return RemoteExecutor.from_config(section, config)
     if section["type"] == "awx":
-        from orchestrator.awx import AwxExecutor
-
         return AwxExecutor.from_config(section, config)
     return LocalExecutor(config.home / "private")
-
-
-class Executor(Protocol):
-    """Runs a job. An executor whose playbook sees this machine's files says so with a class attribute
-    ``host_cancel = True``: one host of its runs can then be canceled alone (see render.cancel_check)."""
-
-    def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
-        """Run JOB, calling ON_EVENT for every task event in order; return the final status
-        (successful, failed, canceled or timeout)."""
-        ...
 
 
 _DONE = object()
@@ -164,4 +114,7 @@ class LocalExecutor:
         threading.Thread(target=join_then_mark_done, daemon=True).start()
         while (event := events.get()) is not _DONE:
             on_event(event)
+        # However the playbook ended (a SIGKILL of it leaves its forks and ssh masters running on), nothing
+        # of this run outlives it.
+        end_processes(leftover_processes(job.ident, job.private_dir.parent))
         return str(runner.status)

@@ -13,8 +13,9 @@ ansible-runner streams it from, in the system temp dir, removed right after), an
 in the job's directory, which is deleted when the job ends: they never reach ``runs/<id>``, where
 ``process`` writes the artifacts.
 
-On the worker, ``ansible-runner worker`` runs under a small Python wrapper (stdlib only) that makes
-the job's directory, puts ``command``'s directory first on ``PATH`` (a venv's ``ansible-playbook``),
+On the worker, ``ansible-runner worker`` runs under a small Python wrapper
+(``orchestrator/remote_wrapper.py``, stdlib only, shipped as its text with each job) that makes the
+job's directory, puts ``command``'s directory first on ``PATH`` (a venv's ``ansible-playbook``),
 and sends the worker SIGTERM when its SSH input closes. That is how a cancel reaches the worker:
 ansible-runner's ``process`` end has no cancel, and a worker whose SSH connection dies carries on
 to the end of the playbook. Closing the input lets the worker cancel its ``ansible-playbook`` and
@@ -26,6 +27,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import inspect
 import queue
 import re
 import shlex
@@ -35,120 +37,118 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Annotated, Any, Literal
 
 import ansible_runner
+from pydantic import AfterValidator, BeforeValidator, Field
 
+from orchestrator import remote_wrapper
 from orchestrator._collection import COLLECTION_PATH
 from orchestrator.config import Config
-from orchestrator.errors import ConfigError, DeploymentError
-from orchestrator.executors import CancelCheck, EventHandler, Job
+from orchestrator.config_models import NullIsDefault, Section, otherwise, parse_section, required
+from orchestrator.errors import DeploymentError
+from orchestrator.job import CancelCheck, EventHandler, Job
 from orchestrator.staging import staged_dir
 from orchestrator.unsafe import vars_file_text
 
 __all__ = ["RemoteExecutor"]
 
-KEYS = {
-    "type",
-    "host",
-    "port",
-    "user",
-    "identity_file",
-    "known_hosts",
-    "command",
-    "python",
-    "work_dir",
-    "ssh_options",
-    "keepalive",
-    "connect_timeout",
-}
 # ssh options jarvis sets itself: the worker's host key is always checked against known_hosts.
 FIXED_SSH_OPTIONS = {"batchmode", "stricthostkeychecking", "userknownhostsfile", "globalknownhostsfile"}
 CANCEL_GRACE = 30.0  # seconds the worker gets to report a cancel before its connection is cut
 STDERR_LINES = 10
 COLLECTION_EXCLUDES = {"tests", "__pycache__", ".git"}
 
-# Runs on the worker with its Python as ``python -c WRAPPER WORK_DIR COMMAND [worker options]``. Its input
-# is the job's stream, then stays open until the controller closes it: a cancel (or the controller went
-# away) while the worker runs. ansible-runner answers SIGTERM by killing ansible-playbook's process group,
-# but ansible-playbook's forks run in sessions of their own (ansible-core 2.19 WorkerProcess), so the
-# wrapper then stops every process whose environment names the job's artifact dir.
-WRAPPER = r"""\
-import os, shutil, signal, subprocess, sys, tempfile, threading, time
-work_dir, command, options = sys.argv[1] or None, sys.argv[2], sys.argv[3:]
-if os.path.isabs(command):
-    os.environ["PATH"] = os.path.dirname(command) + os.pathsep + os.environ.get("PATH", "")
-try:
-    job_dir = tempfile.mkdtemp(prefix="jarvis-", dir=work_dir)
-except OSError as exc:
-    sys.stderr.write("jarvis worker: cannot make a job directory in %s: %s\n" % (work_dir, exc.strerror))
-    sys.exit(1)
-# SSH masters of this job only: a later job (a resume) connects anew, checking the recorded host keys.
-os.environ["ANSIBLE_SSH_CONTROL_PATH_DIR"] = os.path.join(job_dir, "cp")
-canceled = threading.Event()
-
-
-def relay(worker):
-    try:
-        while True:
-            chunk = os.read(0, 65536)
-            if not chunk:
-                break
-            worker.stdin.write(chunk)
-            worker.stdin.flush()
-    except OSError:
-        pass
-    if worker.poll() is None:
-        canceled.set()
-        worker.send_signal(signal.SIGTERM)
-
-
-def job_processes():
-    mark = ("AWX_ISOLATED_DATA_DIR=" + job_dir + "/").encode()
-    for pid in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as environ:
-                if any(var.startswith(mark) for var in environ.read().split(b"\0")):
-                    yield int(pid)
-        except (OSError, ValueError):
-            pass
-
-
-def stop_leftovers():
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in job_processes():
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        deadline = time.monotonic() + 5
-        while any(True for _ in job_processes()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-
-try:
-    try:
-        worker = subprocess.Popen(
-            [command, "worker", "--private-data-dir", job_dir, "--delete", *options], stdin=subprocess.PIPE
-        )
-    except OSError as exc:
-        sys.stderr.write("jarvis worker: cannot run %s: %s\n" % (command, exc.strerror))
-        sys.exit(127)
-    threading.Thread(target=relay, args=(worker,), daemon=True).start()
-    code = worker.wait()
-    if canceled.is_set():
-        stop_leftovers()
-finally:
-    shutil.rmtree(job_dir, ignore_errors=True)
-sys.exit(code if code >= 0 else 128 - code)
-"""
+# The worker's side (see orchestrator/remote_wrapper.py), run there as ``python -c WRAPPER WORK_DIR COMMAND …``.
+WRAPPER = inspect.getsource(remote_wrapper)
 
 _DONE = object()
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
-_HOST = re.compile(r"[A-Za-z0-9_.:-]+\Z")
+_HOST = re.compile(r"(?!-)[A-Za-z0-9_.:-]+\Z")  # never read as an ssh option
 _SSH_OPTION = re.compile(r"([A-Za-z]+)=(\S.*)\Z")
+
+
+def _matching(pattern: re.Pattern[str]) -> AfterValidator:
+    def check(text: str) -> str:
+        if not pattern.match(text):
+            raise ValueError(f"does not match {pattern.pattern}")
+        return text
+
+    return AfterValidator(check)
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("blank")
+    return text
+
+
+def _a_file(path: str) -> str:
+    if not Path(path).is_file():
+        raise ValueError(f"{path} is not a file")
+    return path
+
+
+def _given_known_hosts(value: Any) -> Any:
+    if not value:
+        raise ValueError("required: a known_hosts file holding the worker's host key")
+    return value
+
+
+def _absolute(directory: str) -> str:
+    if not directory.startswith("/"):
+        raise ValueError("relative")
+    return directory
+
+
+def _ssh_options(options: list[Any]) -> list[Any]:
+    """Each an ``ssh -o`` option, none of those jarvis sets itself."""
+    for option in options:
+        match = _SSH_OPTION.match(option) if isinstance(option, str) else None
+        if match is None:
+            raise ValueError(f"expected 'Name=value' (an ssh -o option), got {option!r}")
+        if match.group(1).lower() in FIXED_SSH_OPTIONS:
+            raise ValueError(f"{match.group(1)} is set by jarvis (host keys are always checked)")
+    return options
+
+
+_PROGRAM = "expected a program on the worker, got {value!r}"
+_ABSOLUTE = "expected an absolute directory on the worker, got {value!r}"
+
+
+def _whole_number(low: int, high: int) -> str:
+    return f"expected a whole number from {low} to {high}, got {{value!r}}"
+
+
+class RemoteSection(Section):
+    """The config's ``executor: {type: remote, …}`` section."""
+
+    unknown_key = "{section}.{key}: unknown key (known: {known})"
+
+    type: Literal["remote"] = "remote"
+    host: Annotated[str, _matching(_HOST), otherwise("expected the worker's host name or address, got {value!r}")] = (
+        required()
+    )
+    port: Annotated[int, Field(ge=1, le=65535), otherwise(_whole_number(1, 65535))] = 22
+    user: Annotated[str, _matching(_USER), otherwise("expected a user name, got {value!r}")] = "root"
+    identity_file: Annotated[str, AfterValidator(_a_file)] | None = None
+    known_hosts: Annotated[str, BeforeValidator(_given_known_hosts), AfterValidator(_a_file)] = required()
+    command: Annotated[str, AfterValidator(_not_blank), otherwise(_PROGRAM)] = "ansible-runner"
+    python: Annotated[str, AfterValidator(_not_blank), otherwise(_PROGRAM)] = Field(
+        default_factory=lambda: sys.executable
+    )
+    work_dir: Annotated[str, AfterValidator(_absolute), otherwise(_ABSOLUTE)] | None = None
+    ssh_options: NullIsDefault[
+        Annotated[
+            list[Any],
+            otherwise("expected a list of ssh options like 'ProxyJump=bastion'"),
+            AfterValidator(_ssh_options),
+        ]
+    ] = []
+    keepalive: Annotated[int, Field(ge=0, le=3600), otherwise(_whole_number(0, 3600))] = 30
+    connect_timeout: Annotated[int, Field(ge=1, le=600), otherwise(_whole_number(1, 600))] = 10
 
 
 @dataclass(frozen=True)
@@ -158,75 +158,34 @@ class RemoteExecutor:
     host: str
     known_hosts: Path
     staging_dir: Path  # where the transmitted data dir (with the credentials) is put together, briefly
-    port: int = 22
-    user: str = "root"
-    identity_file: Path | None = None
-    command: str = "ansible-runner"
-    python: str = field(default_factory=lambda: sys.executable)
-    work_dir: str | None = None
-    ssh_options: tuple[str, ...] = ()
-    keepalive: int = 30
-    connect_timeout: int = 10
+    port: int
+    user: str
+    identity_file: Path | None
+    command: str
+    python: str
+    work_dir: str | None
+    ssh_options: tuple[str, ...]
+    keepalive: int
+    connect_timeout: int
     cancel_grace: float = CANCEL_GRACE
 
     @classmethod
     def from_config(cls, section: dict[str, Any], config: Config) -> RemoteExecutor:
-        """The executor of the config's ``executor: {type: remote, ...}`` section, checked."""
-
-        def fail(key: str, message: str) -> ConfigError:
-            where = f"{config.path}: " if config.path else ""
-            return ConfigError(f"{where}executor.{key}: {message}")
-
-        unknown = sorted(set(section) - KEYS)
-        if unknown:
-            raise fail(unknown[0], f"unknown key (known: {', '.join(sorted(KEYS))})")
-        host = section.get("host")
-        if not isinstance(host, str) or not _HOST.match(host) or host.startswith("-"):
-            raise fail("host", f"expected the worker's host name or address, got {host!r}")
-        user = section.get("user", "root")
-        if not isinstance(user, str) or not _USER.match(user):
-            raise fail("user", f"expected a user name, got {user!r}")
-        port = _integer(section.get("port", 22), 1, 65535, lambda m: fail("port", m))
-        keepalive = _integer(section.get("keepalive", 30), 0, 3600, lambda m: fail("keepalive", m))
-        connect_timeout = _integer(section.get("connect_timeout", 10), 1, 600, lambda m: fail("connect_timeout", m))
-        known_hosts = section.get("known_hosts")
-        if not known_hosts:
-            raise fail("known_hosts", "required: a known_hosts file holding the worker's host key")
-        if not Path(known_hosts).is_file():
-            raise fail("known_hosts", f"{known_hosts} is not a file")
-        identity_file = section.get("identity_file")
-        if identity_file is not None and not Path(identity_file).is_file():
-            raise fail("identity_file", f"{identity_file} is not a file")
-        command = section.get("command", "ansible-runner")
-        python = section.get("python", sys.executable)
-        for key, value in (("command", command), ("python", python)):
-            if not isinstance(value, str) or not value.strip():
-                raise fail(key, f"expected a program on the worker, got {value!r}")
-        work_dir = section.get("work_dir")
-        if work_dir is not None and (not isinstance(work_dir, str) or not work_dir.startswith("/")):
-            raise fail("work_dir", f"expected an absolute directory on the worker, got {work_dir!r}")
-        options = section.get("ssh_options") or []
-        if not isinstance(options, list):
-            raise fail("ssh_options", "expected a list of ssh options like 'ProxyJump=bastion'")
-        for option in options:
-            match = _SSH_OPTION.match(option) if isinstance(option, str) else None
-            if match is None:
-                raise fail("ssh_options", f"expected 'Name=value' (an ssh -o option), got {option!r}")
-            if match.group(1).lower() in FIXED_SSH_OPTIONS:
-                raise fail("ssh_options", f"{match.group(1)} is set by jarvis (host keys are always checked)")
+        """The executor of the config's ``executor: {type: remote, ...}`` section, checked (RemoteSection)."""
+        read = parse_section(RemoteSection, section, config.path, "executor")
         return cls(
-            host=host,
-            known_hosts=Path(known_hosts),
+            host=read.host,
+            known_hosts=Path(read.known_hosts),
             staging_dir=config.home / "private",
-            port=port,
-            user=user,
-            identity_file=Path(identity_file) if identity_file else None,
-            command=command,
-            python=python,
-            work_dir=work_dir,
-            ssh_options=tuple(options),
-            keepalive=keepalive,
-            connect_timeout=connect_timeout,
+            port=read.port,
+            user=read.user,
+            identity_file=Path(read.identity_file) if read.identity_file else None,
+            command=read.command,
+            python=read.python,
+            work_dir=read.work_dir,
+            ssh_options=tuple(read.ssh_options),
+            keepalive=read.keepalive,
+            connect_timeout=read.connect_timeout,
         )
 
     @property
@@ -444,12 +403,6 @@ class _RemoteRun:
                 f" {self.executor.command!r} (executor.python, executor.command): {said}"
             )
         return f"the remote worker {self.executor.destination} ended without a result (exit {code}): {said}"
-
-
-def _integer(value: Any, low: int, high: int, fail: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise fail(f"expected a whole number from {low} to {high}, got {value!r}")
-    return value
 
 
 def _collection_ignore(directory: str, names: list[str]) -> set[str]:

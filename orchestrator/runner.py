@@ -27,8 +27,9 @@ from orchestrator.credentials import CREDENTIAL_ENV, SECRET_KEYS
 from orchestrator.design import Design
 from orchestrator.errors import DeploymentError
 from orchestrator.events import DONE_STATES, Listener, Redactor, StageTracker
-from orchestrator.executors import Executor, Job, make_executor
+from orchestrator.executors import make_executor
 from orchestrator.heartbeat import Heartbeat
+from orchestrator.job import Executor, Job
 from orchestrator.leases import this_process
 from orchestrator.reaper import Interrupted, reap
 from orchestrator.run_options import DEFAULT_RUN, RunOptions

@@ -21,7 +21,8 @@ from pathlib import Path
 from orchestrator import DeploymentRunner, DeploymentStore, load_config, parse_design
 from orchestrator._collection import COLLECTIONS_PATH
 from orchestrator.config import Config
-from orchestrator.executors import Executor, Job, LocalExecutor
+from orchestrator.executors import LocalExecutor
+from orchestrator.job import Executor, Job
 from orchestrator.remote import RemoteExecutor
 from orchestrator.stages import playbook_stages
 from sandbox import worker as sandbox_worker

@@ -22,7 +22,7 @@ from orchestrator import ConfigError, DeploymentError, DeploymentRunner, Deploym
 from orchestrator._collection import COLLECTION_PATH
 from orchestrator.config import Config
 from orchestrator.events import Transition
-from orchestrator.executors import Job
+from orchestrator.job import Job
 from orchestrator.remote import RemoteExecutor
 from orchestrator.stages import playbook_stages
 from sandbox.worker import WorkerInfo

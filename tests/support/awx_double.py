@@ -102,7 +102,7 @@ def credentials_from_config(credentials: dict[str, dict[str, str]], assets: dict
     """The credentials an AWX admin would attach, made from a jarvis config's ``credentials:``.
 
     Each group goes to the credential type whose injectors set exactly that group's environment
-    variables (orchestrator.config.CREDENTIAL_ENV); a group without such a type is an error.
+    variables (orchestrator.credentials.CREDENTIAL_ENV); a group without such a type is an error.
     """
     made = []
     for group, values in credentials.items():

@@ -23,7 +23,7 @@ from orchestrator.awx import AwxExecutor
 from orchestrator.config import Config
 from orchestrator.design import parse_design
 from orchestrator.errors import ConfigError, DeploymentError
-from orchestrator.executors import Job
+from orchestrator.job import Job
 from orchestrator.stages import playbook_stages
 from sandbox._process import free_port
 from tests.support.awx_double import AwxDouble, load_assets

@@ -22,7 +22,7 @@ import yaml
 from orchestrator.config import Config
 from orchestrator.design import Design, parse_design
 from orchestrator.errors import DesignError
-from orchestrator.executors import Job
+from orchestrator.job import Job
 from orchestrator.render import TARGET_GROUP
 from orchestrator.unsafe import unmark
 from tests.hostile.corpus import (

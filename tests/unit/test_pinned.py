@@ -122,7 +122,7 @@ def test_redeploy_and_destroy_take_the_host_from_its_last_build(tmp_path: Path) 
     time.sleep(0.01)
     run.record(parse_design(cluster_text(odin={"size": 2048}), "cluster.yml"), "me", RunOptions(check=True))  # a plan
     time.sleep(0.01)
-    destroyed = run.record(pinned_design(store.stored_design(deployed), ["thor"]), "me", kind="destroy")  # type: ignore[arg-type]
+    destroyed = run.record(pinned_design(store.stored_design(deployed), ["thor"]), "me", RunOptions(kind="destroy"))  # type: ignore[arg-type]
 
     thor, stored = host_design(store, "thor")
     assert stored.deployment_id == deployed, "a plan built nothing; a destroy neither"
@@ -157,7 +157,7 @@ def test_the_cluster_forms_find_a_deployment_by_id_or_by_source(
     time.sleep(0.01)
     plan = run.record(parse_design(cluster_text(), absolute), "me", RunOptions(check=True))
     time.sleep(0.01)
-    pick = run.record(parse_design(cluster_text(), absolute).only(["odin"]), "me", kind="redeploy")
+    pick = run.record(parse_design(cluster_text(), absolute).only(["odin"]), "me", RunOptions(kind="redeploy"))
 
     by_source, stored = cluster_design(store, "designs/cluster.yml")
     assert stored.deployment_id == whole and by_source.hostnames == ["odin", "thor"], "a per-host pick is no cluster"

@@ -15,7 +15,7 @@ import pytest
 from orchestrator.config import Config
 from orchestrator.design import parse_design
 from orchestrator.errors import DeploymentError
-from orchestrator.executors import CancelCheck, EventHandler, Job
+from orchestrator.job import CancelCheck, EventHandler, Job
 from orchestrator.run_options import DEFAULT_RUN, RunOptions
 from orchestrator.runner import DeploymentRunner
 from orchestrator.store import DeploymentStore

@@ -22,7 +22,7 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 from orchestrator.config import Config, load_config
 from orchestrator.design import parse_design
-from orchestrator.executors import CancelCheck, EventHandler, Job
+from orchestrator.job import CancelCheck, EventHandler, Job
 from orchestrator.runner import DeploymentRunner, StoredRootPasswords, make_redactor
 from orchestrator.store import DeploymentStore
 from sandbox import named, slapd

@@ -22,6 +22,7 @@ from bot.backends.base import Identity, Message, Place
 from bot.core import Command, CommandCore
 from bot.sources import SourceError, UrlPolicy, _vet, address_problem, fetch_url
 from orchestrator.errors import DesignError
+from orchestrator.pinned import pinned_design
 from orchestrator.store import StoredDesign
 from sandbox.designs import make_certificate
 
@@ -376,8 +377,9 @@ def test_the_bot_loads_and_parses_designs_off_its_event_loop(command: str, monke
     sources = RecordingSources()
     last = SimpleNamespace(source="cn=loki")
     built = StoredDesign("D0", "deploy", "successful", "cn=loki", "cn=loki", None, None, [{"hostname": "loki"}], {}, 0)
-    store = SimpleNamespace(host_status=lambda name: last, last_build=lambda name: built)
-    orchestrator = SimpleNamespace(config=None, store=store)
+    orchestrator = SimpleNamespace(
+        config=None, host_status=lambda name: last, pinned=lambda name: (pinned_design(built, [name]), built)
+    )
     core = CommandCore(orchestrator, sources, AccessControl.from_config({"destroy": ["test:*"]}))  # type: ignore[arg-type]
     message = Message(Place("test", "#ops", False), Identity("test", "alice!a@example.com", "alice"), "")
     args = {"deploy": ["cn=loki"], "plan": ["cn=loki"], "redeploy": ["loki", "from-source"]}[command]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestrator.executors import Job
+from orchestrator.job import Job
 from orchestrator.render import deployment_inventory
 from orchestrator.unsafe import UNSAFE_KEY, mark_unsafe, unmark, vars_file_text
 from tests.support.ansible import REPO, ansible_env
