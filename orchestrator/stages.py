@@ -47,7 +47,7 @@ class Finding:
 
     def kept(self, result: Mapping[str, Any]) -> dict[str, Any]:
         """The facts RESULT gives, or nothing when it does not hold the finding."""
-        source = result.get("ansible_facts") or {} if self.from_facts else result
+        source = (result.get("ansible_facts") or {}) if self.from_facts else result
         if source.get(self.keys[0]) in (None, "", {}):
             return {}
         value = source[self.keys[0]] if len(self.keys) == 1 else {key: source.get(key) for key in self.keys}
