@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import string
 import subprocess
-import tempfile
 
 import yaml
 from ansible.errors import AnsibleError
 from ansible.parsing.vault import VaultLib, VaultSecret
 from ansible.plugins.action import ActionBase
+from ansible_collections.jarvis.deploy.plugins.module_utils._files import write_atomically
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import is_host_name
 from ansible_collections.jarvis.deploy.plugins.module_utils._root_credentials import ARGUMENT_SPEC
 
-SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,252}$")
 ALPHABET = string.ascii_letters + string.digits + "-_.,:+"
 
 
@@ -28,7 +27,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         name = args["name"].lower()
-        if not SAFE_NAME.match(name) or ".." in name:
+        if not is_host_name(name):
             return {**result, "failed": True, "msg": f"name must be a host name, got {name!r}"}
         if not 12 <= args["length"] <= 128:
             return {**result, "failed": True, "msg": "length must be between 12 and 128"}
@@ -91,13 +90,5 @@ def _sha512_crypt(password: str) -> str:
 
 def _write_private(path: str, data: bytes) -> None:
     """Write atomically, readable by the owner only, in a directory only the owner can enter."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".root-", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o600)
-        os.write(handle, data)
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-    os.replace(temporary, path)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    write_atomically(path, data, 0o600)

@@ -126,7 +126,8 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
-from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import HOSTNAME_RE, LdapClient, decode_host
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import HOSTNAME_RE, is_host_name
+from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import LdapClient, decode_host
 
 CONFIG_SUFFIXES = ("ldap.yml", "ldap.yaml")
 PLUGIN_LINE_RE = re.compile(r"""^plugin:\s*["']?([^"'\s#]+)["']?\s*(#.*)?$""")
@@ -219,8 +220,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         name = cn.lower()
         if self.get_option("hostnames") == "fqdn":
             fqdn = (decode_host(attributes)["fqdn"] or "").lower().rstrip(".")
-            labels = fqdn.split(".")
-            if len(fqdn) <= 253 and len(labels) >= 2 and all(HOSTNAME_RE.match(label) for label in labels):
+            if is_host_name(fqdn, fqdn=True):
                 name = fqdn
             else:
                 self.display.warning(f"{self.NAME}: {_printable(dn)} has no valid jarvisFqdn, named {name!r} by its cn")

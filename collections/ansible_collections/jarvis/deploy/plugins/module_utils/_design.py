@@ -1,4 +1,4 @@
-# Private to this collection: the host design format, its validation and the provider mapping tables.
+# Private to this collection: the host design format and its validation (the mapping tables: _design_tables).
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn a design (the seed's ``instance:`` document or the richer ``instances:`` one) into hosts.
 
@@ -15,100 +15,21 @@ import math
 import re
 from collections.abc import Collection
 
-# Providers jarvis knows, with the names a design may use for them (matched case-insensitively).
-PROVIDER_ALIASES = {
-    "ec2": ("ec2", "aws", "amazon", "amazon ec2"),
-    "linode": ("linode",),
-    "vsphere": ("vsphere", "esx", "esxi", "vmware", "vcenter"),
-}
-
-# Design names of images, regions and sizes per provider. Keys are compared lower-cased; values
-# are what the provider's API takes. Users extend or override them with ``mappings`` in their
-# config (see docs/design.md). EC2 AMI ids differ per region and account, so EC2 images come
-# from config only; a raw ``ami-…`` id is always accepted.
-DEFAULT_MAPPINGS: dict[str, dict[str, dict[str, str]]] = {
-    "ec2": {
-        "images": {},
-        "regions": {
-            "atlanta": "us-east-1",
-            "newark": "us-east-1",
-            "dallas": "us-east-2",
-            "fremont": "us-west-1",
-            "london": "eu-west-2",
-            "frankfurt": "eu-central-1",
-            "singapore": "ap-southeast-1",
-            "tokyo": "ap-northeast-1",
-        },
-        "sizes": {
-            "512": "t3.nano",
-            "1024": "t3.micro",
-            "2048": "t3.small",
-            "4096": "t3.medium",
-            "8192": "t3.large",
-        },
-    },
-    "linode": {
-        "images": {
-            "debian 6": "linode/debian12",
-            "debian 11": "linode/debian11",
-            "debian 12": "linode/debian12",
-            "debian-12": "linode/debian12",
-        },
-        "regions": {
-            "atlanta": "us-southeast",
-            "newark": "us-east",
-            "dallas": "us-central",
-            "fremont": "us-west",
-            "london": "eu-west",
-            "frankfurt": "eu-central",
-            "singapore": "ap-south",
-            "tokyo": "ap-northeast",
-        },
-        "sizes": {
-            "512": "g6-nanode-1",
-            "1024": "g6-nanode-1",
-            "2048": "g6-standard-1",
-            "4096": "g6-standard-2",
-            "8192": "g6-standard-4",
-        },
-    },
-    # vSphere: images are templates, regions datacenters, sizes "<cpus>x<memory MB>".
-    "vsphere": {
-        "images": {},
-        "regions": {},
-        "sizes": {"512": "1x512", "1024": "1x1024", "2048": "2x2048", "4096": "2x4096", "8192": "4x8192"},
-    },
-}
-
-# What a provider's API accepts verbatim, so a design may name it directly.
-RAW_IDS = {
-    "ec2": {
-        "images": re.compile(r"^ami-[0-9a-f]{8,17}$"),
-        "regions": re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$"),
-        "sizes": re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"),
-    },
-    "linode": {
-        "images": re.compile(r"^(linode|private)/[a-z0-9._-]+$"),
-        "regions": re.compile(r"^[a-z]{2}-[a-z]+(-\d)?$"),
-        "sizes": re.compile(r"^g\d-[a-z]+-\d+$"),
-    },
-    "vsphere": {
-        "images": re.compile(r"^[A-Za-z0-9._/ -]{1,80}$"),
-        "regions": re.compile(r"^[A-Za-z0-9._/ -]{1,80}$"),
-        "sizes": re.compile(r"^\d{1,3}x\d{3,7}$"),
-    },
-}
-
-HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-SSH_KEY_RE = re.compile(
-    r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
-    r" [A-Za-z0-9+/=.]+( [\x21-\x7e][\x20-\x7e]*)?$"
+from ansible_collections.jarvis.deploy.plugins.module_utils._design_tables import (
+    DEFAULT_MAPPINGS,
+    PROVIDER_ALIASES,
+    RAW_IDS,
 )
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import HOSTNAME_RE, is_host_name
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import KEY_TYPES
+from ansible_collections.jarvis.deploy.plugins.module_utils._puppet import NAME_RE as PUPPET_NAME_RE
+
+# A key as a design writes it: a known type, one space, its data, maybe one space and a printable comment.
+SSH_KEY_RE = re.compile("^(" + "|".join(map(re.escape, KEY_TYPES)) + r") [A-Za-z0-9+/=.]+( [\x21-\x7e][\x20-\x7e]*)?$")
 # Neither the host nor the path may start with '-', so no part of a remote reads as an ssh or git option.
 GIT_REMOTE_RE = re.compile(r"^[a-z_][a-z0-9_-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9._/][A-Za-z0-9._/-]*$")
 MOUNT_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 MOUNT_FIELD_RE = re.compile(r"^[A-Za-z0-9._/:@=,+-]+$")
-PUPPET_NAME_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
 PLAIN_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Roles become CMDB values (jarvisRole) and inventory group names (role_<name>).
 ROLE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -257,9 +178,13 @@ def _expand_instances(instances: object, defaults: object) -> list[tuple[str, di
     return raws
 
 
-def _at_most(path: str, items: list, limit: int) -> None:
-    if len(items) > limit:
-        raise DesignError(path, f"at most {limit} entries, got {len(items)}")
+def _short_list(path: str, value: object, expected: str) -> list:
+    """VALUE when it is a list of at most MAX_LIST items (a host's, not a directory's), else a DesignError."""
+    if not isinstance(value, list):
+        raise DesignError(path, f"expected {expected}, got {_show(value)}")
+    if len(value) > MAX_LIST:
+        raise DesignError(path, f"at most {MAX_LIST} entries, got {len(value)}")
+    return value
 
 
 def _check_keys(path: str, mapping: dict, allowed: set[str]) -> None:
@@ -381,21 +306,18 @@ def _fqdn(path: str, value: object, hostname: str | None) -> str:
         raise DesignError(path, "is required (the host's fully qualified name, e.g. loki.example.com)")
     fqdn = _string(path, value)
     fqdn = (fqdn.lower() if fqdn.isascii() else fqdn).rstrip(".")
-    labels = fqdn.split(".")
-    if len(fqdn) > 253 or len(labels) < 2 or not all(HOSTNAME_RE.match(label) for label in labels):
+    if not is_host_name(fqdn, fqdn=True):
         raise DesignError(path, f"{_show(value)} is not a fully qualified domain name")
-    if hostname is not None and labels[0] != hostname:
+    if hostname is not None and fqdn.split(".")[0] != hostname:
         raise DesignError(path, f"{fqdn!r} does not start with the hostname {hostname!r}")
     return fqdn
 
 
 def _ssh_keys(path: str, value: object) -> list[str]:
-    if not isinstance(value, list):
-        raise DesignError(path, f"expected a list of public keys, got {_show(value)}")
-    _at_most(path, value, MAX_LIST)
+    given = _short_list(path, value, "a list of public keys")
     keys = []
-    for index, key in enumerate(value):
-        where = f"{path}[{index}]" if len(value) > 1 else path
+    for index, key in enumerate(given):
+        where = f"{path}[{index}]" if len(given) > 1 else path
         text = _string(where, key)
         if not SSH_KEY_RE.match(text):
             raise DesignError(where, f"not an SSH public key: {_show(text[:40])}")
@@ -423,11 +345,8 @@ def _dns(path: str, value: object, fqdn: str) -> dict:
 
 
 def _mounts(path: str, value: object) -> list[dict]:
-    if not isinstance(value, list):
-        raise DesignError(path, f"expected a list, got {_show(value)}")
-    _at_most(path, value, MAX_LIST)
     mounts = []
-    for index, mount in enumerate(value):
+    for index, mount in enumerate(_short_list(path, value, "a list")):
         where = f"{path}[{index}]"
         if not isinstance(mount, dict):
             raise DesignError(where, f"expected a mapping with src, path, fstype, got {_show(mount)}")

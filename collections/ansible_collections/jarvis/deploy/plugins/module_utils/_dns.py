@@ -45,6 +45,13 @@ class DnsPrerequisiteError(DnsRecordError):
 
 # Answers to an update whose prerequisites (RFC 2136 section 2.4) failed.
 _PREREQUISITE_RCODES = ("NXDOMAIN", "YXDOMAIN", "NXRRSET", "YXRRSET")
+# Why a server refuses an update: REFUSED to no key or to this key, NOTAUTH, anything else.
+UPDATE_REFUSALS = {
+    "unsigned": "the server refuses unsigned updates: set key_name and key_secret",
+    "not allowed": "the server does not allow {key} to update this zone",
+    "not authoritative": "the server is not authoritative for zone {zone}",
+    "other": "the update was not applied",
+}
 
 
 def dns_server_argument_spec():
@@ -254,15 +261,16 @@ class DnsServer:
                 f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}):"
                 " a prerequisite of the update no longer holds, so nothing was changed"
             )
-        if rcode == dns.rcode.REFUSED and self.key is None:
-            reason = "the server refuses unsigned updates: set key_name and key_secret"
-        elif rcode == dns.rcode.REFUSED:
-            reason = f"the server does not allow {self.key_label} to update this zone"
-        elif rcode == dns.rcode.NOTAUTH:
-            reason = f"the server is not authoritative for zone {zone}"
+        raise DnsRecordError(self.refusal(rcode, zone, what, UPDATE_REFUSALS))
+
+    def refusal(self, rcode, zone, what, reasons):
+        """Why the server answered RCODE to WHAT, in ZONE: REASONS says it per kind of refusal (see UPDATE_REFUSALS)."""
+        if rcode == dns.rcode.REFUSED:
+            reason = reasons["unsigned" if self.key is None else "not allowed"]
         else:
-            reason = "the update was not applied"
-        raise DnsRecordError(f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}): {reason}")
+            reason = reasons["not authoritative" if rcode == dns.rcode.NOTAUTH else "other"]
+        reason = reason.format(key=self.key_label, zone=zone)
+        return f"DNS server {self.where} answered {dns.rcode.to_text(rcode)} ({what}): {reason}"
 
 
 def plan_actions(name, record_type, state, before_ttl, before, ttl, after):

@@ -40,6 +40,14 @@ else:
     HAS_XFR = True
     XFR_IMPORT_ERROR = None
 
+# Why a server refuses a zone transfer (the kinds as in _dns.UPDATE_REFUSALS).
+TRANSFER_REFUSALS = {
+    "unsigned": "the server refuses unsigned zone transfers: set key_name and key_secret",
+    "not allowed": "the server does not allow {key} to transfer this zone (allow-transfer)",
+    "not authoritative": "the server is not authoritative for zone {zone}, or does not accept {key}",
+    "other": "the zone was not transferred",
+}
+
 
 class Pointer:
     """One CNAME: its owner NAME in ZONE, its TTL and the canonical name it points at."""
@@ -87,15 +95,7 @@ def transfer_pointers(server, zone):
 
 
 def _transfer_refusal(server, zone, rcode):
-    if rcode == dns.rcode.REFUSED and server.key is None:
-        reason = "the server refuses unsigned zone transfers: set key_name and key_secret"
-    elif rcode == dns.rcode.REFUSED:
-        reason = f"the server does not allow {server.key_label} to transfer this zone (allow-transfer)"
-    elif rcode == dns.rcode.NOTAUTH:
-        reason = f"the server is not authoritative for zone {zone}, or does not accept {server.key_label}"
-    else:
-        reason = "the zone was not transferred"
-    return f"DNS server {server.where} answered {dns.rcode.to_text(rcode)} (transferring zone {zone}): {reason}"
+    return server.refusal(rcode, zone, f"transferring zone {zone}", TRANSFER_REFUSALS)
 
 
 def read_pointer(server, name):

@@ -8,17 +8,10 @@ jarvis:fqdn=<fqdn> instead, which counts as their mark.
 
 from __future__ import annotations
 
-import time
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import (
-    InstanceTaskBase,
-    OwnerRefused,
-    diff_side,
-    fail_refused,
-    owner_identity,
-)
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import owner_identity
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase, poll, run_instance_task
 
 try:
     import boto3
@@ -33,10 +26,8 @@ try:
     )
     from botocore.parsers import ResponseParserError
 except ImportError:
-    HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR = traceback.format_exc()
 else:
-    HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR = None
 
 HOST_TAG = "jarvis:host"
@@ -48,8 +39,6 @@ LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 SETTLES_INTO = {"pending": "running", "stopping": "stopped", "shutting-down": "terminated"}
 # verb: (the state it leads to, -ing form, past form)
 _POWER = {"start": ("running", "starting", "started"), "stop": ("stopped", "stopping", "stopped")}
-_FIRST_POLL = 0.2
-_MAX_POLL = 2.0
 
 
 class Ec2Error(Exception):
@@ -165,25 +154,26 @@ class Ec2:
 
     def wait(self, instance_id, target, budget):
         """Poll until the instance is in TARGET state, within what is left of BUDGET; return it."""
-        delay = _FIRST_POLL
-        last = "unknown"
-        while True:
+        last = {"state": "unknown"}
+
+        def attempt():
             instance = self.get(instance_id)
-            if instance is None and target == "terminated":
-                return None
-            if instance is not None:
-                last = instance["State"]["Name"]
-                if last == target:
-                    return instance
-                if last not in SETTLES_INTO and last != "pending":
-                    raise Ec2Error(f"instance {instance_id} became {last} while waiting for it to be {target}")
-            if budget.remaining() <= 0:
-                raise Ec2Error(
-                    f"instance {instance_id} is still {last}, not {target}, after wait_timeout "
-                    f"({budget.seconds}s for the whole task)"
-                )
-            time.sleep(max(0.0, min(delay, budget.remaining())))
-            delay = min(delay * 1.5, _MAX_POLL)
+            if instance is None:
+                return target == "terminated", None
+            last["state"] = instance["State"]["Name"]
+            if last["state"] == target:
+                return True, instance
+            if last["state"] not in SETTLES_INTO and last["state"] != "pending":
+                raise Ec2Error(f"instance {instance_id} became {last['state']} while waiting for it to be {target}")
+            return False, None
+
+        def expired():
+            return Ec2Error(
+                f"instance {instance_id} is still {last['state']}, not {target}, after wait_timeout "
+                f"({budget.seconds}s for the whole task)"
+            )
+
+        return poll(budget, attempt, expired)
 
     def settle(self, instance, budget):
         """Wait out a transient state (pending, stopping, shutting-down); None once it is terminated."""
@@ -241,46 +231,33 @@ class InstanceTask(InstanceTaskBase):
             tags[OWNER_TAG] = self.owner
         return tags
 
-    def run(self):
+    def look_up(self):
         current = self.ec2.find(self.name, unmarked_too=bool(self.owner))
         if current is not None:
             current = self.ec2.settle(current, self.budget)
-        before = summary(current)
-        if current is not None:
-            self.claim(before, described(current))
-        state = self.params["state"]
-        if state == "absent":
-            after = self._ensure_absent(current)
-        elif current is None:
-            after = self._launch(state)
-        else:
-            after = self._converge(current, state)
-        result = {"changed": self.changed, "actions": self.actions, "instance": after}
-        if self.module._diff:
-            predicted = after if not self.module.check_mode else self._predicted(before, state)
-            result["diff"] = {"before": diff_side(before), "after": diff_side(predicted)}
-        return result
+        return current, summary(current)
 
-    def _predicted(self, before, state):
-        """What check mode expects the instance to look like afterwards, for the diff."""
-        if state == "absent":
-            return {}
-        if not before:
-            return {
-                "state": "stopped" if state == "stopped" else "running",
-                "image_id": self.params["image_id"],
-                "instance_type": self.params["instance_type"],
-                "subnet_id": self.params["subnet_id"],
-                "tags": self.wanted_tags(),
-                "owner": self.owner,
-            }
+    def named(self, current, before):
+        return described(current)
+
+    def predicted_new(self, state):
+        return {
+            "state": "stopped" if state == "stopped" else "running",
+            "image_id": self.params["image_id"],
+            "instance_type": self.params["instance_type"],
+            "subnet_id": self.params["subnet_id"],
+            "tags": self.wanted_tags(),
+            "owner": self.owner,
+        }
+
+    def predicted_change(self, before, state):
         predicted = dict(before, tags={**before["tags"], **self.wanted_tags()})
         predicted["owner"] = owner_mark(predicted["tags"])
         if state in ("running", "stopped"):
             predicted["state"] = state
         return predicted
 
-    def _ensure_absent(self, current):
+    def ensure_absent(self, current, before):
         if current is None:
             return {}
         instance_id = current["InstanceId"]
@@ -295,7 +272,7 @@ class InstanceTask(InstanceTaskBase):
             self.ec2.wait(instance_id, "terminated", self.budget)
         return {}
 
-    def _launch(self, state):
+    def create(self, state):
         missing = [option for option in ("image_id", "instance_type") if not self.params[option]]
         if missing:
             raise Ec2Error(f"no instance of {self.name} exists; launching one needs {' and '.join(missing)}")
@@ -338,7 +315,7 @@ class InstanceTask(InstanceTaskBase):
             instance = self.ec2.wait(instance_id, "running", self.budget)
         return summary(self.ec2.get(instance_id) or instance)
 
-    def _converge(self, current, state):
+    def converge(self, current, before, state):
         instance_id = current["InstanceId"]
         self._warn_on_drift(current)
         have_tags = tag_dict(current)
@@ -390,21 +367,12 @@ class InstanceTask(InstanceTaskBase):
 
 def run_ec2_instance(module):
     """Entry point of the module: exit_json with the result, or fail_json with a safe message."""
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    params = module.params
-    task = None
-    try:
-        # An empty environment variable counts as unset, so boto3's own lookup still applies.
-        region, endpoint_url, access_key, secret_key = (
-            params[key] or None for key in ("region", "endpoint_url", "aws_access_key", "aws_secret_key")
-        )
-        ec2 = Ec2(region or boto3.session.Session().region_name, endpoint_url, access_key, secret_key)
-        task = InstanceTask(module, ec2)
-        result = task.run()
-    except OwnerRefused as exc:
-        fail_refused(module, exc)
-    except Ec2Error as exc:
-        done = task.actions if task and not module.check_mode else []
-        module.fail_json(msg=str(exc), changed=bool(done), actions=done)
-    module.exit_json(**result)
+    run_instance_task(module, "boto3", BOTO3_IMPORT_ERROR, Ec2Error, connect, InstanceTask)
+
+
+def connect(params):
+    """The Ec2 client the options ask for; an empty environment variable counts as unset (boto3 looks then)."""
+    region, endpoint_url, access_key, secret_key = (
+        params[key] or None for key in ("region", "endpoint_url", "aws_access_key", "aws_secret_key")
+    )
+    return Ec2(region or boto3.session.Session().region_name, endpoint_url, access_key, secret_key)

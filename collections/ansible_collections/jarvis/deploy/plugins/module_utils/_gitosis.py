@@ -2,15 +2,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Register a host's SSH key in a gitosis-admin repository with git over SSH, behind jarvis.deploy.gitosis_key.
 
-gitosis reads ``gitosis.conf`` with Python 2's ConfigParser and takes the key of member M from
-``keydir/M.pub``. The file is edited line by line, never re-written through a config parser, so that
-comments, order and every other section stay as they were.
+This is the plumbing: the options checked, git and ssh run with nothing of the user's configuration, the
+change pushed with retries. What the change is, as text, is worked out in _gitosis_conf.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 import shlex
@@ -20,21 +17,12 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.jarvis.deploy.plugins.module_utils._gitosis_conf import CONF_FILE, file_diffs, key_file, plan
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import PublicKeyError, parse_public_key
+
 # gitosis accepts a key file only when its member name matches this (gitosis/ssh.py).
 MEMBER_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]*(@[a-zA-Z][a-zA-Z0-9.-]*)?$")
 GROUP_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.@-]*$")
-KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ssh-dss",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
-CONF_FILE = "gitosis.conf"
-KEY_DIR = "keydir"
 
 _SCP_REMOTE_RE = re.compile(r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[^@/:\s\[\]]+|\[[^\]\s/]+\]):(?P<path>[^\s]+)$")
 _SSH_URL_RE = re.compile(
@@ -42,8 +30,6 @@ _SSH_URL_RE = re.compile(
 )
 # ssh reads these in a path given with -o or -i: whitespace splits it, % and ~ are expanded, quotes unquoted.
 _SSH_PATH_UNSAFE_RE = re.compile(r"[\s\"'\\%~]")
-_SECTION_RE = re.compile(r"^\[(?P<name>[^\]]*)\]")
-_OPTION_RE = re.compile(r"^(?P<key>[^\s=:#;\[][^=:]*?)\s*[=:]")
 # A push that lost a race: the branch moved (client side) or its ref could not be updated (server side).
 _STALE_PUSH_RE = re.compile(r"\[rejected\]|\[remote rejected\].*(lock|failed to update ref|incorrect old value)")
 _URL_PASSWORD_RE = re.compile(r"(://[^/@:\s]+):[^/@\s]+@")
@@ -72,24 +58,10 @@ def check_group(group):
 
 def normalise_public_key(public_key):
     """The one OpenSSH public key line in PUBLIC_KEY, whitespace-trimmed; GitosisError when it is not one."""
-    text = (public_key or "").strip()
-    if not text:
-        raise GitosisError("public_key is empty")
-    if "\n" in text or "\r" in text:
-        raise GitosisError("public_key must be exactly one OpenSSH public key line")
-    fields = text.split(None, 2)
-    if fields[0] not in KEY_TYPES:
-        raise GitosisError(f"public_key does not start with a known key type ({', '.join(KEY_TYPES)})")
-    if len(fields) < 2:
-        raise GitosisError("public_key has no key data after its type")
     try:
-        blob = base64.b64decode(fields[1], validate=True)
-    except (binascii.Error, ValueError):
-        raise GitosisError("public_key's key data is not valid base64") from None
-    name_length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
-    if blob[4 : 4 + name_length] != fields[0].encode():
-        raise GitosisError(f"public_key's key data is not a {fields[0]} key")
-    return " ".join(fields)
+        return parse_public_key(public_key, "public_key").line()
+    except PublicKeyError as exc:
+        raise GitosisError(str(exc)) from None
 
 
 def check_remote(remote):
@@ -125,178 +97,6 @@ def check_ssh_file(option, path):
         )
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
         raise GitosisError(f"{option} {path} is not a readable file")
-
-
-# --- gitosis.conf, edited line by line ----------------------------------------------------------
-
-
-def _sections(lines):
-    """(name, header index, end index) of every section, the name's whitespace collapsed."""
-    found = []
-    for index, line in enumerate(lines):
-        match = _SECTION_RE.match(line)
-        if match:
-            if found:
-                found[-1][2] = index
-            found.append([" ".join(match.group("name").split()), index, len(lines)])
-    return [tuple(section) for section in found]
-
-
-def _group_sections(lines):
-    """{group name: (header index, end index)} for every ``[group NAME]``; the first one wins."""
-    groups = {}
-    for name, start, end in _sections(lines):
-        words = name.split(" ", 1)
-        if words[0] == "group" and len(words) == 2:
-            groups.setdefault(words[1], (start, end))
-    return groups
-
-
-def _split_comment(line, first):
-    """(value part, inline comment) of a value line; ConfigParser strips `` ;...`` on the option's line only."""
-    if first:
-        match = re.search(r"\s;", line)
-        if match:
-            return line[: match.start()], line[match.start() :].lstrip()
-    return line, ""
-
-
-def _members_lines(lines, start, end):
-    """Indexes of the lines holding the ``members`` value in section [start, end): option line first."""
-    for index in range(start + 1, end):
-        match = _OPTION_RE.match(lines[index])
-        if match and match.group("key").strip().lower() == "members":
-            found = [index]
-            for following in range(index + 1, end):
-                text = lines[following]
-                if not text.strip() or text[0] in "#;":
-                    continue
-                if not text[0].isspace():
-                    break
-                found.append(following)
-            return found
-    return []
-
-
-def _value_start(line):
-    """Where the value begins on an option line: after the first ``=`` or ``:``, as ConfigParser splits it."""
-    return re.search(r"[=:]", line).end()
-
-
-def _tokens(lines, indexes):
-    tokens = []
-    for position, index in enumerate(indexes):
-        value = _split_comment(lines[index], position == 0)[0]
-        tokens.extend((value[_value_start(value) :] if position == 0 else value).split())
-    return tokens
-
-
-def add_member(conf_text, group, member):
-    """(new text, action) with MEMBER added to [group GROUP], the group created when missing; action None if there."""
-    lines = conf_text.split("\n")
-    section = _group_sections(lines).get(group)
-    if section is None:
-        body = conf_text
-        if body and not body.endswith("\n"):
-            body += "\n"
-        if body.strip() and not body.endswith("\n\n"):
-            body += "\n"
-        body += f"[group {group}]\nmembers = {member}\n"
-        return body, f"create group {group} with member {member} in {CONF_FILE}"
-    indexes = _members_lines(lines, *section)
-    if not indexes:
-        lines.insert(section[0] + 1, f"members = {member}")
-    elif member in _tokens(lines, indexes):
-        return conf_text, None
-    else:
-        last = indexes[-1]
-        value, comment = _split_comment(lines[last], len(indexes) == 1)
-        lines[last] = f"{value.rstrip()} {member}" + (f" {comment}" if comment else "")
-    return "\n".join(lines), f"add {member} to group {group} in {CONF_FILE}"
-
-
-def remove_member(conf_text, member):
-    """(new text, actions) with MEMBER taken out of every group's members; other lines untouched."""
-    lines = conf_text.split("\n")
-    actions = []
-    drop = set()
-    for group, section in _group_sections(lines).items():
-        indexes = _members_lines(lines, *section)
-        if member not in _tokens(lines, indexes):
-            continue
-        for position, index in enumerate(indexes):
-            value, comment = _split_comment(lines[index], position == 0)
-            if position == 0:
-                separator = _value_start(value)
-                head, rest = value[:separator], value[separator:]
-            else:
-                head, rest = value[: len(value) - len(value.lstrip())], value.lstrip()
-            words = rest.split()
-            if member not in words:
-                continue
-            kept = [word for word in words if word != member]
-            if position > 0 and not kept and not comment:
-                drop.add(index)
-                continue
-            if position == 0 and not kept and comment:
-                # "members = ; note" would be read as members ";", "note": the comment gets a line of its own.
-                lines[index] = f"{comment}\n{head.rstrip()}"
-                continue
-            lines[index] = (head + (" " if position == 0 and kept else "") + " ".join(kept)).rstrip() + (
-                f" {comment}" if comment else ""
-            )
-        actions.append(f"remove {member} from group {group} in {CONF_FILE}")
-    if not actions:
-        return conf_text, []
-    return "\n".join(line for index, line in enumerate(lines) if index not in drop), actions
-
-
-# --- the change -------------------------------------------------------------------------------
-
-
-def key_file(member):
-    return f"{KEY_DIR}/{member}.pub"
-
-
-def plan(files, member, public_key, group, state):
-    """What to change: {"files": {path: new text or None to delete}, "actions": [...], "message": str}.
-
-    FILES maps the repository paths of gitosis.conf and the member's key file to their text (None when missing).
-    """
-    key_path = key_file(member)
-    old_key, old_conf = files.get(key_path), files.get(CONF_FILE)
-    changes, actions = {}, []
-    if state == "present":
-        wanted_key = public_key + "\n"
-        if old_key is None:
-            changes[key_path] = wanted_key
-            actions.append(f"add {key_path}")
-        elif old_key.strip() != public_key:
-            changes[key_path] = wanted_key
-            actions.append(f"replace the key in {key_path}")
-        new_conf, action = add_member(old_conf or "", group, member)
-        if action:
-            changes[CONF_FILE] = new_conf
-            actions.append(action)
-        verb = "add" if old_key is None else "update"
-    else:
-        if old_key is not None:
-            changes[key_path] = None
-            actions.append(f"remove {key_path}")
-        new_conf, conf_actions = remove_member(old_conf or "", member)
-        if conf_actions:
-            changes[CONF_FILE] = new_conf
-            actions.extend(conf_actions)
-        verb = "remove"
-    return {"files": changes, "actions": actions, "message": f"jarvis: {verb} {member}"}
-
-
-def file_diffs(files, changes):
-    """Ansible diff entries (one per changed file) for the CHANGES planned over FILES."""
-    return [
-        {"before_header": path, "after_header": path, "before": files.get(path) or "", "after": text or ""}
-        for path, text in sorted(changes.items())
-    ]
 
 
 # --- git -----------------------------------------------------------------------------------------

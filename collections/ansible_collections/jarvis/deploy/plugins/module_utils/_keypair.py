@@ -8,8 +8,6 @@ its mode is too loose for ssh-keygen), and only public halves, fingerprints and 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import pwd
 import shutil
@@ -17,7 +15,9 @@ import socket
 import stat
 import tempfile
 
-KEY_TYPES = ("ed25519", "rsa", "ecdsa")
+from ansible_collections.jarvis.deploy.plugins.module_utils._files import existing, read_text, write_atomically
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import PublicKey, fingerprint, key_blob
+
 DIRECTORY_MODE = 0o700
 PRIVATE_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -110,11 +110,10 @@ class KeypairTask:
             return None
         if not os.path.isfile(self.path):
             raise KeypairError(f"{self.path} exists but is not a file")
-        derived = self._derive_public().split(None, 2)
-        on_disk = read_public(self.public_path).split(None, 2)
+        derived = PublicKey.from_line(self._derive_public())
+        on_disk = PublicKey.from_line(read_public(self.public_path))
         stale = on_disk[:2] != derived[:2]
-        fields = derived if stale else on_disk
-        return {"public_key": " ".join(fields), "stale_public": stale}
+        return {"public_key": (derived if stale else on_disk).line(), "stale_public": stale}
 
     def _derive_public(self):
         """The public key of the private key, even one whose loose mode makes ssh-keygen refuse to load it.
@@ -174,7 +173,7 @@ class KeypairTask:
 
     def _converge(self, before):
         """Keep the existing key: mend a missing or stale .pub and update the comment, never the key."""
-        have_type = key_type_of(before["public_key"])
+        have_type = PublicKey.from_line(before["public_key"]).kind
         if have_type != self.key_type:
             raise KeypairError(
                 f"{self.path} holds an {have_type} key, not {self.key_type}: set rotate to replace it,"
@@ -186,14 +185,15 @@ class KeypairTask:
             )
             if not self.module.check_mode:
                 write_public(self.public_path, before["public_key"])
-        if comment_of(before["public_key"]) != self.comment:
+        if PublicKey.from_line(before["public_key"]).comment != self.comment:
             what = f"the comment of {self.path} to {self.comment}"
             self._act(f"changed {what}", f"change {what}")
             if not self.module.check_mode:
                 self.keygen.set_comment(self.path, self.comment)
 
     def _predicted(self, before):
-        return {"public_key": " ".join([*before["public_key"].split()[:2], self.comment]), "stale_public": False}
+        key = PublicKey.from_line(before["public_key"])._replace(comment=self.comment)
+        return {"public_key": key.line(), "stale_public": False}
 
     def _ensure_mode(self, path, mode, label):
         have = file_mode(path)
@@ -208,53 +208,26 @@ class KeypairTask:
 def read_public(path):
     """The public key line in PATH, or "" when there is none."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().strip()
-    except FileNotFoundError:
-        return ""
+        return read_text(path).strip()
     except OSError as exc:
         raise KeypairError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def write_public(path, line):
     """Replace PATH with LINE through a temporary file and a rename."""
-    fd, temporary = tempfile.mkstemp(prefix=".pub-", dir=os.path.dirname(path))
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(line + "\n")
-        os.fchmod(handle.fileno(), PUBLIC_MODE)
-    os.replace(temporary, path)
+    write_atomically(path, line + "\n", PUBLIC_MODE)
 
 
 def file_mode(path):
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return None
-
-
-def key_type_of(public_key):
-    """ed25519, rsa or ecdsa for a public key line "ssh-ed25519 AAAA... comment"."""
-    name = public_key.split()[0]
-    if name.startswith("ecdsa-"):
-        return "ecdsa"
-    return name[4:] if name.startswith("ssh-") else name
-
-
-def comment_of(public_key):
-    fields = public_key.split(None, 2)
-    return fields[2] if len(fields) > 2 else ""
-
-
-def fingerprint(public_key):
-    """The SHA256:... fingerprint of a public key line, exactly as ssh-keygen -l prints it."""
-    blob = base64.b64decode(public_key.split()[1])
-    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii").rstrip("=")
+    current = existing(path)
+    return stat.S_IMODE(current.st_mode) if current is not None else None
 
 
 def _summary(path, state):
     if state is None:
         return {"path": path, "public_key": "", "fingerprint": ""}
-    return {"path": path, "public_key": state["public_key"], "fingerprint": fingerprint(state["public_key"])}
+    blob = key_blob(PublicKey.from_line(state["public_key"]).data)
+    return {"path": path, "public_key": state["public_key"], "fingerprint": fingerprint(blob)}
 
 
 def run_root_keypair(module):

@@ -17,6 +17,7 @@ import re
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import HOSTNAME_RE, owner_identity
 
 LDAP3_IMPORT_ERROR = None
 try:
@@ -34,7 +35,6 @@ except ImportError:
 NO_SUCH_OBJECT = 32
 PAGE_SIZE = 500
 
-HOSTNAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 ATTRIBUTE_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 GENERALIZED_TIME_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$")
 
@@ -90,9 +90,14 @@ HOST_FACTS = (
 LDAP_SERVER_REQUIRED_TOGETHER = [["bind_dn", "bind_pw"]]
 
 
-def ldap_server_argument_spec():
-    """The server options every LDAP module shares (documented alike in each module)."""
+def ldap_host_argument_spec():
+    """The options naming a host's entry and its server, shared by the LDAP modules.
+
+    They are documented once, in the jarvis.deploy._ldap_host doc fragment; use them together with
+    LDAP_SERVER_REQUIRED_TOGETHER.
+    """
     return dict(
+        name=dict(type="str", required=True),
         server_uri=dict(type="str", required=True, fallback=(env_fallback, ["JARVIS_LDAP_URI"])),
         bind_dn=dict(type="str", fallback=(env_fallback, ["JARVIS_LDAP_BIND_DN"])),
         bind_pw=dict(type="str", no_log=True, fallback=(env_fallback, ["JARVIS_LDAP_BIND_PASSWORD"])),
@@ -125,22 +130,17 @@ def decode_host(entry):
         elif kind == "time":
             facts[key] = _iso_time(first)
         elif kind == "owner":
-            facts[key] = _identity(first) or _legacy_owner(values)
+            facts[key] = owner_identity(first) or _legacy_owner(values)
         else:
             facts[key] = first
     return facts
-
-
-def _identity(value):
-    text = (value or "").strip().rstrip(".").lower()
-    return text or None
 
 
 def _legacy_owner(values):
     """The owner of an entry without jarvisOwner: its jarvisFqdn, if jarvis (class jarvisHost) wrote it."""
     classes = set(value.lower() for value in values.get("objectclass", []))
     fqdn = values.get("jarvisfqdn", [])
-    return _identity(fqdn[0]) if HOST_CLASS.lower() in classes and fqdn else None
+    return owner_identity(fqdn[0]) if HOST_CLASS.lower() in classes and fqdn else None
 
 
 def without_secrets(entry):
@@ -322,7 +322,7 @@ def _wanted_attributes(module):
         if value is None:
             continue
         if option == "owner":
-            value = _identity(value) or ""
+            value = owner_identity(value) or ""
         if multi:
             wanted[attribute] = _unique(v.strip() for v in value if v.strip())
         else:

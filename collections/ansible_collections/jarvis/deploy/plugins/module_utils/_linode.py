@@ -12,26 +12,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-import time
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import (
-    InstanceTaskBase,
-    OwnerRefused,
-    fail_refused,
-    owner_identity,
-)
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import owner_identity
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase, poll, run_instance_task
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import KEY_TYPES
 
 try:
     import requests
     from linode_api4 import ApiError, Instance, LinodeClient
     from linode_api4.errors import UnexpectedResponseError
 except ImportError:
-    HAS_LINODE_API4 = False
     LINODE_API4_IMPORT_ERROR = traceback.format_exc()
 else:
-    HAS_LINODE_API4 = True
     LINODE_API4_IMPORT_ERROR = None
 
 DEFAULT_API_URL = "https://api.linode.com/v4"
@@ -57,10 +50,10 @@ POWER = {"running": "running", "offline": "offline", "stopped": "offline"}
 OWNER_TAG_PREFIX = "jarvis-owner:"
 HASHED_OWNER_PREFIX = "sha256:"
 MAX_TAG_LENGTH = 50  # Linode's limit on a tag (3 to 50 characters)
-KEY_TYPES = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-nistp")
+# What linode_api4 reads as a key when an authorized_keys entry starts with it (not the sk- types): it opens
+# any other entry as a file on the controller.
+LINODE_KEY_TYPES = tuple(key_type for key_type in KEY_TYPES if not key_type.startswith("sk-"))
 REQUEST_TIMEOUT = (10, 60)  # connect, read: linode_api4 sets none, so a stuck API would hang the task
-_FIRST_POLL = 0.2
-_MAX_POLL = 2.0
 
 
 class LinodeError(Exception):
@@ -146,19 +139,20 @@ class Linode:
 
     def wait(self, linode_id, budget, until, wanted):
         """Poll Linode LINODE_ID until UNTIL(instance or None) holds, within what is left of BUDGET."""
-        delay = _FIRST_POLL
-        while True:
-            instance = self.get(linode_id)
-            if until(instance):
-                return instance
-            if budget.remaining() <= 0:
-                status = instance.status if instance is not None else "gone"
-                raise LinodeError(
-                    f"Linode {linode_id} is still {status}, not {wanted}, after wait_timeout "
-                    f"({budget.seconds}s for the whole task)"
-                )
-            time.sleep(max(0.0, min(delay, budget.remaining())))
-            delay = min(delay * 1.5, _MAX_POLL)
+        last = {}
+
+        def attempt():
+            last["instance"] = instance = self.get(linode_id)
+            return until(instance), instance
+
+        def expired():
+            status = last["instance"].status if last["instance"] is not None else "gone"
+            return LinodeError(
+                f"Linode {linode_id} is still {status}, not {wanted}, after wait_timeout "
+                f"({budget.seconds}s for the whole task)"
+            )
+
+        return poll(budget, attempt, expired)
 
     def settle(self, linode_id, budget):
         """Wait out a transient status; the settled Linode, or None if it went away meanwhile."""
@@ -221,45 +215,30 @@ def summary(linode, instance, config, owner=None):
     }
 
 
-def _diff_side(described):
-    if not described:
-        return {"state": "absent"}
-    return {key: described.get(key) for key in ("state", "region", "type", "image", "kernel", "tags", "owner")}
-
-
 class InstanceTask(InstanceTaskBase):
     """One run of linode_instance: look up, settle, compare with what is wanted, then act (or not)."""
+
+    NOT_IN_DIFF = (*InstanceTaskBase.NOT_IN_DIFF, "label", "ipv6", "config_id")
 
     def __init__(self, module, linode):
         super().__init__(module)
         self.linode = linode
         self.label = self.params["label"]
 
-    def run(self):
+    def look_up(self):
         self._check_keys()
         current = self.linode.find(self.label)
         if current is not None and current.status in TRANSIENT:
             current = self.linode.settle(current.id, self.budget)
-        before = self._describe(current)
-        if before:
-            self.claim(before, f"Linode {before['id']} (label {self.label})")
-        state = self.params["state"]
-        if state == "absent":
-            after = self._ensure_absent(current, before)
-        elif current is None:
-            after = self._create(state)
-        else:
-            after = self._converge(current, before, state)
-        result = {"changed": self.changed, "actions": self.actions, "instance": after}
-        if self.module._diff:
-            predicted = after if not self.module.check_mode else self._predicted(before, state)
-            result["diff"] = {"before": _diff_side(before), "after": _diff_side(predicted)}
-        return result
+        return current, self._describe(current)
+
+    def named(self, current, before):
+        return f"Linode {before['id']} (label {self.label})"
 
     def _check_keys(self):
         """Refuse what is no public key: linode_api4 would read such an entry as a path on the controller."""
         for number, key in enumerate(self.params["authorized_keys"] or [], start=1):
-            if not key.strip().startswith(KEY_TYPES) or "\n" in key.strip():
+            if not key.strip().startswith(LINODE_KEY_TYPES) or "\n" in key.strip():
                 raise LinodeError(f"authorized_keys entry {number} is not one SSH public key (ssh-ed25519 AAAA...)")
 
     def _describe(self, instance):
@@ -277,20 +256,18 @@ class InstanceTask(InstanceTaskBase):
             wanted = set(tag for tag in wanted if not is_owner_tag(tag)) | {owner_tag(self.owner)}
         return sorted(wanted)
 
-    def _predicted(self, before, state):
-        """What check mode expects the Linode to look like afterwards, for the diff."""
-        if state == "absent":
-            return {}
-        if not before:
-            return {
-                "state": "offline" if state == "stopped" else "running",
-                "region": self.params["region"],
-                "type": self.params["type"],
-                "image": self.params["image"],
-                "kernel": self.params["kernel"],
-                "tags": self._wanted_tags(),
-                "owner": self.owner,
-            }
+    def predicted_new(self, state):
+        return {
+            "state": "offline" if state == "stopped" else "running",
+            "region": self.params["region"],
+            "type": self.params["type"],
+            "image": self.params["image"],
+            "kernel": self.params["kernel"],
+            "tags": self._wanted_tags(),
+            "owner": self.owner,
+        }
+
+    def predicted_change(self, before, state):
         predicted = dict(before, tags=self._wanted_tags(before["tags"]))
         predicted["owner"] = owner_mark(predicted["tags"], self.owner)
         if state in ("running", "stopped"):
@@ -303,7 +280,7 @@ class InstanceTask(InstanceTaskBase):
 
     # --- absent
 
-    def _ensure_absent(self, current, before):
+    def ensure_absent(self, current, before):
         if current is None:
             return {}
         linode_id = current.id
@@ -317,7 +294,7 @@ class InstanceTask(InstanceTaskBase):
 
     # --- create
 
-    def _create(self, state):
+    def create(self, state):
         missing = [option for option in ("region", "type", "image") if not self.params[option]]
         if missing:
             raise LinodeError(f"no Linode {self.label} exists; creating one needs {', '.join(missing)}")
@@ -356,7 +333,7 @@ class InstanceTask(InstanceTaskBase):
 
     # --- converge an existing Linode
 
-    def _converge(self, current, before, state):
+    def converge(self, current, before, state):
         linode_id = current.id
         self._warn_on_drift(before)
         power = POWER.get(current.status)
@@ -460,17 +437,8 @@ class InstanceTask(InstanceTaskBase):
 
 def run_linode_instance(module):
     """Entry point of the module: exit_json with the result, or fail_json with a safe message."""
-    if not HAS_LINODE_API4:
-        module.fail_json(msg=missing_required_lib("linode_api4"), exception=LINODE_API4_IMPORT_ERROR)
-    params = module.params
-    task = None
-    try:
-        linode = Linode(params["api_token"], (params["api_url"] or DEFAULT_API_URL).rstrip("/"))
-        task = InstanceTask(module, linode)
-        result = task.run()
-    except OwnerRefused as exc:
-        fail_refused(module, exc)
-    except LinodeError as exc:
-        done = task.actions if task and not module.check_mode else []
-        module.fail_json(msg=str(exc), changed=bool(done), actions=done)
-    module.exit_json(**result)
+    run_instance_task(module, "linode_api4", LINODE_API4_IMPORT_ERROR, LinodeError, connect, InstanceTask)
+
+
+def connect(params):
+    return Linode(params["api_token"], (params["api_url"] or DEFAULT_API_URL).rstrip("/"))

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+
+from ansible_collections.jarvis.deploy.plugins.module_utils._files import write_atomically
 
 PACKAGE = "puppet-agent"
 CONF = "/etc/puppet/puppet.conf"
+CONF_MODE = 0o644
 NAME_RE = re.compile(r"^[A-Za-z0-9._:-]+$")
 # `puppet … --detailed-exitcodes`: 0 nothing to do, 2 changes applied, 4 failures, 6 changes and failures.
 CHANGED_CODES = {2}
@@ -53,14 +55,10 @@ def wanted_conf(current, server, environment):
     return "\n".join(out) + "\n"
 
 
-def write_atomically(path, text):
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".puppet.conf.")
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
+def write_conf(path, text):
+    """Replace puppet.conf at PATH with TEXT, world-readable, creating its directory if needed."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomically(path, text, CONF_MODE)
 
 
 def summary(output):

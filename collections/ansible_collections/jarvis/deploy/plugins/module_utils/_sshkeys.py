@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import math
 import socket
 import time
 
-KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import KEY_KINDS, fingerprint, key_blob
 
 # SSHFP algorithm numbers (RFC 4255, 6594, 7479); the fingerprint type is always 2 (SHA-256).
 SSHFP_ALGORITHMS = {
@@ -32,15 +30,13 @@ class SshWaitError(Exception):
 
 def host_key_facts(key_type, key):
     """Type, blob, public key line, SHA256 fingerprint and SSHFP value of one host key."""
-    blob = base64.b64decode(key, validate=True)
-    digest = hashlib.sha256(blob)
+    blob = key_blob(key)
     return {
         "type": key_type,
         "key": key,
         "public_key": f"{key_type} {key}",
-        # ssh-keygen -l prints unpadded base64 of the digest.
-        "fingerprint": "SHA256:" + base64.b64encode(digest.digest()).decode("ascii").rstrip("="),
-        "sshfp": f"{SSHFP_ALGORITHMS[key_type]} 2 {digest.hexdigest()}",
+        "fingerprint": fingerprint(blob),
+        "sshfp": f"{SSHFP_ALGORITHMS[key_type]} 2 {hashlib.sha256(blob).hexdigest()}",
     }
 
 
@@ -53,7 +49,7 @@ def parse_keyscan(output):
             continue
         try:
             keys.setdefault(fields[1], host_key_facts(fields[1], fields[2]))
-        except (binascii.Error, ValueError):
+        except ValueError:  # not base64 (binascii.Error)
             continue
     return [keys[key_type] for key_type in sorted(keys)]
 
@@ -125,7 +121,7 @@ def run_ssh_hostkeys(module):
     host, port, timeout = params["host"], params["port"], params["timeout"]
     key_types = list(dict.fromkeys(params["key_types"]))
     if not key_types:
-        module.fail_json(msg="key_types must name at least one of " + ", ".join(KEY_TYPES))
+        module.fail_json(msg="key_types must name at least one of " + ", ".join(KEY_KINDS))
     keyscan = module.get_bin_path("ssh-keyscan", required=True)
     started = time.monotonic()
     deadline = started + timeout

@@ -2,42 +2,24 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """vSphere VMs found by their name, behind the jarvis.deploy.vsphere_instance module.
 
-Vcenter wraps one pyvmomi session: every call maps vSphere faults (vim.fault.*, vmodl.MethodFault)
-and connection errors to a VsphereError whose message names what was attempted and the fault's
-class, never the password.
-
-The owner mark is a line ``jarvis-owner: <fqdn>`` in the VM's annotation (its notes); other lines of
-the notes are left alone.
+The VM is looked up and changed through one Vcenter session (_vcenter). The owner mark is a line
+``jarvis-owner: <fqdn>`` in the VM's annotation (its notes); other lines of the notes are left alone.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import ipaddress
 import re
-import ssl
-import time
-import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.jarvis.deploy.plugins.module_utils._instance import (
-    InstanceTaskBase,
-    OwnerRefused,
-    diff_side,
-    fail_refused,
-    owner_identity,
+from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import HOSTNAME_RE, owner_identity
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import InstanceTaskBase, poll, run_instance_task
+from ansible_collections.jarvis.deploy.plugins.module_utils._vcenter import (
+    FIRST_POLL,
+    PYVMOMI_IMPORT_ERROR,
+    Vcenter,
+    VsphereError,
+    vim,
 )
-
-try:
-    from pyVim.connect import Disconnect, SmartConnect
-    from pyVmomi import vim, vmodl
-except ImportError:
-    HAS_PYVMOMI = False
-    PYVMOMI_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_PYVMOMI = True
-    PYVMOMI_IMPORT_ERROR = None
 
 STATES = ("present", "running", "stopped", "absent")
 # The extraConfig key a new VM's authorized keys go to, one a line, for its first boot to read.
@@ -56,22 +38,6 @@ VM_PROPERTIES = (
 )
 OWNER_KEY = "jarvis-owner"
 OWNER_LINE_RE = re.compile(r"^\s*jarvis-owner\s*:(.*)$", re.IGNORECASE)
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_FIRST_POLL = 0.1
-_MAX_POLL = 2.0
-
-
-class VsphereError(Exception):
-    """A failure whose message is safe to show: it names the call and vSphere's fault, never a secret."""
-
-
-def fault_text(fault):
-    """A vSphere fault as "vim.fault.InvalidState: message"."""
-    name = type(fault).__name__  # pyvmomi names fault classes by their vmodl name
-    message = getattr(fault, "msg", None) or ""
-    if not message and getattr(fault, "faultMessage", None):
-        message = "; ".join(m.message for m in fault.faultMessage if getattr(m, "message", None))
-    return f"{name}: {message}" if message else name
 
 
 def power_state(props):
@@ -91,135 +57,6 @@ def guest_ipv4(props):
         if address.version == 4 and not (address.is_link_local or address.is_loopback or address.is_unspecified):
             return str(address)
     return None
-
-
-class Vcenter:
-    """One session with a vCenter (or ESXi) whose every call fails with a VsphereError naming what was attempted."""
-
-    def __init__(self, host, port, username, password, validate_certs):
-        self.where = f"{host}:{port}"
-        # pyvmomi skips certificate checks for localhost unless given a context: validate_certs decides.
-        context = ssl.create_default_context() if validate_certs else None
-        try:
-            self._si = SmartConnect(
-                host=host,
-                port=port,
-                user=username,
-                pwd=password,
-                sslContext=context,
-                disableSslCertValidation=not validate_certs,
-                httpConnectionTimeout=60,
-            )
-        except vmodl.MethodFault as exc:
-            raise VsphereError(f"logging in to vCenter {self.where} as {username} failed: {fault_text(exc)}") from None
-        except ssl.SSLCertVerificationError as exc:
-            raise VsphereError(
-                f"cannot connect to vCenter {self.where}: its certificate is not trusted ({exc.verify_message}); "
-                "install its CA or set validate_certs=false"
-            ) from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise VsphereError(f"cannot connect to vCenter {self.where}: {exc}") from None
-        except Exception as exc:  # pyVim raises plain Exception for a server that is no vCenter
-            raise VsphereError(f"cannot connect to vCenter {self.where}: {exc}") from None
-        self.content = self.call("reading the service content", self._si.RetrieveContent)
-
-    def close(self):
-        with contextlib.suppress(vmodl.MethodFault, OSError, http.client.HTTPException):
-            Disconnect(self._si)
-
-    def call(self, what, func, *args, **kwargs):
-        """Call FUNC; WHAT says in words what it was for, in case it fails."""
-        try:
-            return func(*args, **kwargs)
-        except vmodl.MethodFault as exc:
-            raise VsphereError(f"{what} failed: {fault_text(exc)}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise VsphereError(f"{what} failed: lost vCenter {self.where}: {exc}") from None
-
-    def wait_task(self, what, task, budget):
-        """Wait for TASK within what is left of BUDGET; return its result or raise its fault."""
-        delay = _FIRST_POLL
-        while True:
-            info = self.call(what, getattr, task, "info")
-            if info.state == "success":
-                return info.result
-            if info.state == "error":
-                raise VsphereError(f"{what} failed: {fault_text(info.error)}")
-            if budget.remaining() <= 0:
-                raise VsphereError(
-                    f"{what} did not finish within wait_timeout ({budget.seconds}s for the whole task); "
-                    f"vCenter task {task._moId} goes on"
-                )
-            time.sleep(max(0.0, min(delay, budget.remaining())))
-            delay = min(delay * 1.5, _MAX_POLL)
-
-    def retrieve(self, what, root, kind, paths):
-        """PATHS of every KIND below ROOT, as {managed object: {path: value}}, in one collector call."""
-        view = self.call(what, self.content.viewManager.CreateContainerView, root, [kind], True)
-        try:
-            collector = vmodl.query.PropertyCollector
-            spec = collector.FilterSpec(
-                objectSet=[
-                    collector.ObjectSpec(
-                        obj=view,
-                        skip=True,
-                        selectSet=[
-                            collector.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)
-                        ],
-                    )
-                ],
-                propSet=[collector.PropertySpec(type=kind, pathSet=list(paths))],
-            )
-            return self._collect(what, [spec])
-        finally:
-            self.call(what, view.DestroyView)
-
-    def properties(self, what, obj, paths):
-        """PATHS of the one managed object OBJ, as {path: value}."""
-        collector = vmodl.query.PropertyCollector
-        spec = collector.FilterSpec(
-            objectSet=[collector.ObjectSpec(obj=obj, skip=False)],
-            propSet=[collector.PropertySpec(type=type(obj), pathSet=list(paths))],
-        )
-        found = self._collect(what, [spec])
-        return found.get(obj, {})
-
-    def _collect(self, what, specs):
-        collector = self.content.propertyCollector
-        result = self.call(what, collector.RetrievePropertiesEx, specs, vmodl.query.PropertyCollector.RetrieveOptions())
-        found = {}
-        while result is not None:
-            for content in result.objects or []:
-                found[content.obj] = {prop.name: prop.val for prop in content.propSet or []}
-            token = result.token
-            result = self.call(what, collector.ContinueRetrievePropertiesEx, token) if token else None
-        return found
-
-    def find(self, what, root, kind, name):
-        """The KINDs below ROOT named NAME (vSphere allows several, in different folders)."""
-        found = self.retrieve(what, root, kind, ["name"])
-        return [obj for obj, props in found.items() if props.get("name") == name]
-
-    def one(self, root, kind, name, label, where):
-        """The one KIND named NAME below ROOT, or a VsphereError saying what is missing (LABEL, WHERE)."""
-        found = self.find(f"looking up {label} {name}", root, kind, name)
-        if not found:
-            raise VsphereError(f"{label} {name} not found {where}")
-        if len(found) > 1:
-            raise VsphereError(f"several {label}s are named {name} {where}: {', '.join(o._moId for o in found)}")
-        return found[0]
-
-    def datacenter_of(self, obj):
-        """The name of the datacenter OBJ is in, or None."""
-        current = obj
-        for _depth in range(32):
-            parent = self.properties("reading the inventory", current, ["parent"]).get("parent")
-            if parent is None:
-                return None
-            if isinstance(parent, vim.Datacenter):
-                return self.properties("reading the inventory", parent, ["name"]).get("name")
-            current = parent
-        return None
 
 
 def owner_mark(annotation):
@@ -265,7 +102,6 @@ class InstanceTask(InstanceTaskBase):
         self.name = self.params["name"]
         self._datacenter = None
         self._planned = None  # the new VM check mode expects, for the diff
-        self._adopting = False
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -300,32 +136,19 @@ class InstanceTask(InstanceTaskBase):
 
     # --- the run ---------------------------------------------------------------------------------
 
-    def run(self):
+    def look_up(self):
         vm, props = self.find_vm()
-        before = summary(vm, props, self.datacenter_name(vm) if vm is not None else None)
-        if vm is not None:
-            self._adopting = self.claim(before, f"VM {self.name} ({vm._moId})")
-        state = self.params["state"]
-        if state == "absent":
-            after = self._ensure_absent(vm, props, before)
-        elif vm is None:
-            after = self._create(state)
-        else:
-            after = self._converge(vm, props, state, before)
-        result = {"changed": self.changed, "actions": self.actions, "instance": after}
-        if self.module._diff:
-            predicted = after if not self.module.check_mode else self._predicted(before, state)
-            result["diff"] = {"before": diff_side(before), "after": diff_side(predicted)}
-        return result
+        return (vm, props), summary(vm, props, self.datacenter_name(vm) if vm is not None else None)
 
-    def _predicted(self, before, state):
-        """What check mode expects the VM to look like afterwards, for the diff."""
-        if state == "absent":
-            return {}
-        if not before:
-            return dict(self._planned or {})
+    def named(self, current, before):
+        return f"VM {self.name} ({current[0]._moId})"
+
+    def predicted_new(self, state):
+        return dict(self._planned or {})
+
+    def predicted_change(self, before, state):
         predicted = dict(before)
-        if self._adopting:
+        if self.adopting:
             predicted["owner"] = self.owner
         if state in ("running", "stopped"):
             predicted["state"] = state
@@ -335,7 +158,8 @@ class InstanceTask(InstanceTaskBase):
                     predicted[option] = self.params[option]
         return predicted
 
-    def _ensure_absent(self, vm, props, before):
+    def ensure_absent(self, current, before):
+        vm, props = current
         if vm is None:
             return {}
         label = f"VM {self.name} ({vm._moId})"
@@ -350,7 +174,7 @@ class InstanceTask(InstanceTaskBase):
         self.vc.wait_task(f"destroying {label}", task, self.budget)
         return {}
 
-    def _create(self, state):
+    def create(self, state):
         params = self.params
         for option in ("template", "datacenter"):
             if not params[option]:
@@ -408,9 +232,10 @@ class InstanceTask(InstanceTaskBase):
             props = self._wait_for_ip(vm, label)
         return summary(vm, props, params["datacenter"])
 
-    def _converge(self, vm, props, state, before):
+    def converge(self, current, before, state):
+        vm, props = current
         label = f"VM {self.name} ({vm._moId})"
-        if self._adopting and not self.module.check_mode:
+        if self.adopting and not self.module.check_mode:
             self._mark(vm, props, label)
         power = props.get("runtime.powerState")
         if state == "stopped" and power != "poweredOff":
@@ -469,22 +294,23 @@ class InstanceTask(InstanceTaskBase):
     def _wait_for_ip(self, vm, label):
         """Poll until the guest reports an IPv4 address (the option's, if given) within the budget."""
         want = self.params["ip"]
-        delay = _FIRST_POLL
-        while True:
+        last = {}
+
+        def attempt():
             props = self.reload(vm)
-            ip = guest_ipv4(props)
+            last["ip"] = ip = guest_ipv4(props)
             if props.get("runtime.powerState") != "poweredOn":
                 raise VsphereError(f"{label} powered off while waiting for its guest IP address")
-            if ip and (want is None or ip == want):
-                return props
-            if self.budget.remaining() <= 0:
-                wanted = f" {want}" if want else ""
-                raise VsphereError(
-                    f"{label} reported no guest IP address{wanted} within wait_timeout ({self.budget.seconds}s for "
-                    f"the whole task; it reports {ip or 'none'}): is VMware Tools running in the guest?"
-                )
-            time.sleep(max(0.0, min(delay, self.budget.remaining())))
-            delay = min(delay * 1.5, _MAX_POLL)
+            return bool(ip and (want is None or ip == want)), props
+
+        def expired():
+            wanted = f" {want}" if want else ""
+            return VsphereError(
+                f"{label} reported no guest IP address{wanted} within wait_timeout ({self.budget.seconds}s for "
+                f"the whole task; it reports {last['ip'] or 'none'}): is VMware Tools running in the guest?"
+            )
+
+        return poll(self.budget, attempt, expired, FIRST_POLL)
 
     # --- the clone spec --------------------------------------------------------------------------
 
@@ -627,35 +453,23 @@ def _validate(params):
 
 def run_vsphere_instance(module):
     """Entry point of the module: exit_json with the result, or fail_json with a safe message."""
-    if not HAS_PYVMOMI:
-        module.fail_json(msg=missing_required_lib("pyvmomi"), exception=PYVMOMI_IMPORT_ERROR)
-    params = module.params
-    task = None
-    vcenter = None
-    try:
-        _validate(params)
-        for option, variable in (
-            ("vcenter_hostname", "VMWARE_HOST"),
-            ("username", "VMWARE_USER"),
-            ("password", "VMWARE_PASSWORD"),
-        ):
-            if not params[option]:
-                raise VsphereError(f"no vCenter {option.replace('vcenter_', '')}: set {option} (or {variable})")
-        vcenter = Vcenter(
-            params["vcenter_hostname"],
-            params["vcenter_port"],
-            params["username"],
-            params["password"],
-            params["validate_certs"],
-        )
-        task = InstanceTask(module, vcenter)
-        result = task.run()
-    except OwnerRefused as exc:
-        fail_refused(module, exc)
-    except VsphereError as exc:
-        done = task.actions if task and not module.check_mode else []
-        module.fail_json(msg=str(exc), changed=bool(done), actions=done)
-    finally:
-        if vcenter is not None:
-            vcenter.close()
-    module.exit_json(**result)
+    run_instance_task(module, "pyvmomi", PYVMOMI_IMPORT_ERROR, VsphereError, connect, InstanceTask)
+
+
+def connect(params):
+    """A session with the vCenter the options name, once the options make sense."""
+    _validate(params)
+    for option, variable in (
+        ("vcenter_hostname", "VMWARE_HOST"),
+        ("username", "VMWARE_USER"),
+        ("password", "VMWARE_PASSWORD"),
+    ):
+        if not params[option]:
+            raise VsphereError(f"no vCenter {option.replace('vcenter_', '')}: set {option} (or {variable})")
+    return Vcenter(
+        params["vcenter_hostname"],
+        params["vcenter_port"],
+        params["username"],
+        params["password"],
+        params["validate_certs"],
+    )

@@ -19,13 +19,7 @@ requirements:
   - Alertmanager 0.22 or later (API v2)
 extends_documentation_fragment:
   - jarvis.deploy._attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - jarvis.deploy._attributes.full
 options:
   url:
     description:

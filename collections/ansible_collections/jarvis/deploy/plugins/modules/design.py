@@ -19,13 +19,7 @@ description:
   - Changes nothing, so it always reports C(changed=false).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
+  - jarvis.deploy._attributes.no_diff
 options:
   instance:
     description:

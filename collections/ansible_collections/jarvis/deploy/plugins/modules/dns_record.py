@@ -18,14 +18,8 @@ requirements:
   - dnspython >= 2.0
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
   - jarvis.deploy._dns_server
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   record:
     description:

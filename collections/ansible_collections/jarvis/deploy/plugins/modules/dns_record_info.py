@@ -20,14 +20,8 @@ requirements:
   - dnspython >= 2.0
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.no_diff
   - jarvis.deploy._dns_server
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
 options:
   record:
     description:

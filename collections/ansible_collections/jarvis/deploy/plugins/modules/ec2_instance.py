@@ -28,14 +28,8 @@ requirements:
   - boto3
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
   - jarvis.deploy._owner
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   name:
     description:
@@ -225,6 +219,7 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.jarvis.deploy.plugins.module_utils._ec2 import STATES, run_ec2_instance
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import OWNER_ARGUMENT_SPEC
 
 
 def main():
@@ -245,8 +240,7 @@ def main():
             aws_secret_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY"])),
             endpoint_url=dict(type="str", fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
             region=dict(type="str", fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
-            owner=dict(type="str"),
-            adopt=dict(type="bool", default=False),
+            **OWNER_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
     )

@@ -26,14 +26,10 @@ requirements:
   - ssh (OpenSSH client)
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
 attributes:
   check_mode:
-    support: full
     details: Clones the repository (read-only) to compute the change; commits and pushes nothing.
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   remote:
     description:

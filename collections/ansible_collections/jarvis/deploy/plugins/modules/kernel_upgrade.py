@@ -17,17 +17,15 @@ description:
     when the next boot would bring another kernel.
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
 attributes:
   check_mode:
-    support: full
     details:
       - Check mode asks C(apt-get -s) with the package lists the host has, without updating them
         (as M(ansible.builtin.apt) does).
   diff_mode:
-    support: full
     details: The diff lists the installed C(linux-image-*) packages and their versions before and after.
   idempotent:
-    support: full
     details:
       - Once the newest available version of O(package) is installed, a run changes nothing, even when
         the running kernel is still older than O(minimum). It then reports RV(reboot_required), and

@@ -19,24 +19,9 @@ description:
     carries C(ipHost) exactly while it has at least one address (O(ip)).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
-  - jarvis.deploy._ldap_server
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
-requirements:
-  - ldap3
+  - jarvis.deploy._attributes.full
+  - jarvis.deploy._ldap_host
 options:
-  name:
-    description:
-      - The short hostname, the entry's C(cn), for example C(loki).
-      - Must be a hostname label (letters, digits and inner hyphens, at most 63 characters);
-        anything else is refused before the LDAP server is contacted.
-    type: str
-    required: true
   fqdn:
     description:
       - The host's fully qualified domain name (C(jarvisFqdn)). An empty string removes it.
@@ -181,7 +166,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import (
     LDAP_SERVER_REQUIRED_TOGETHER,
-    ldap_server_argument_spec,
+    ldap_host_argument_spec,
     run_ldap_host,
 )
 
@@ -189,7 +174,6 @@ from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import (
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
             fqdn=dict(type="str"),
             ip=dict(type="list", elements="str"),
             provider=dict(type="str"),
@@ -206,7 +190,7 @@ def main():
             approval=dict(type="str"),
             attributes=dict(type="dict"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            **ldap_server_argument_spec(),
+            **ldap_host_argument_spec(),
         ),
         required_together=LDAP_SERVER_REQUIRED_TOGETHER,
         supports_check_mode=True,

@@ -17,24 +17,8 @@ description:
   - The C(jarvis.deploy.ldap) inventory plugin decodes every entry the same way (as C(jarvis_cmdb_*) host variables).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
-  - jarvis.deploy._ldap_server
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
-requirements:
-  - ldap3
-options:
-  name:
-    description:
-      - The short hostname, the entry's C(cn), for example C(loki).
-      - Must be a hostname label (letters, digits and inner hyphens, at most 63 characters);
-        anything else is refused before the LDAP server is contacted.
-    type: str
-    required: true
+  - jarvis.deploy._attributes.no_diff
+  - jarvis.deploy._ldap_host
 seealso:
   - module: jarvis.deploy.ldap_host
 """
@@ -157,17 +141,14 @@ attributes:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.jarvis.deploy.plugins.module_utils._ldap import (
     LDAP_SERVER_REQUIRED_TOGETHER,
-    ldap_server_argument_spec,
+    ldap_host_argument_spec,
     run_ldap_host_info,
 )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            **ldap_server_argument_spec(),
-        ),
+        argument_spec=ldap_host_argument_spec(),
         required_together=LDAP_SERVER_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )

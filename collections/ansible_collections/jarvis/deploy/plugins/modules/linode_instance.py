@@ -25,12 +25,9 @@ requirements:
   - linode_api4
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
   - jarvis.deploy._owner
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
   idempotent:
     support: partial
     details: Every run with O(rebuild=true) rebuilds the Linode again.
@@ -256,6 +253,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import OWNER_ARGUMENT_SPEC
 from ansible_collections.jarvis.deploy.plugins.module_utils._linode import (
     DEFAULT_API_URL,
     STATES,
@@ -278,8 +276,7 @@ def main():
             rebuild=dict(type="bool", default=False),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
-            owner=dict(type="str"),
-            adopt=dict(type="bool", default=False),
+            **OWNER_ARGUMENT_SPEC,
             api_token=dict(type="str", no_log=True, fallback=(env_fallback, ["LINODE_API_TOKEN", "LINODE_TOKEN"])),
             api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["LINODE_API_URL"])),
         ),

@@ -26,14 +26,10 @@ requirements:
   - mount and umount (util-linux) on the host
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff is the text of O(fstab) before and after.
-  idempotent:
-    support: full
 options:
   mounts:
     description: The filesystems, listed parents first (C(/srv) before C(/srv/cache)).

@@ -15,13 +15,7 @@ description:
   - Runs on the deployed host.
 extends_documentation_fragment:
   - jarvis.deploy._attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - jarvis.deploy._attributes.full
 requirements:
   - a Debian-like host with C(apt-get) and C(dpkg-query)
 options:
@@ -64,12 +58,14 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.jarvis.deploy.plugins.module_utils._files import read_text
 from ansible_collections.jarvis.deploy.plugins.module_utils._puppet import (
+    CONF,
     NAME_RE,
     PACKAGE,
     installed_version,
     wanted_conf,
-    write_atomically,
+    write_conf,
 )
 
 
@@ -78,7 +74,7 @@ def main():
         argument_spec=dict(
             server=dict(type="str"),
             environment=dict(type="str", default="production"),
-            conf=dict(type="path", default="/etc/puppet/puppet.conf"),
+            conf=dict(type="path", default=CONF),
             timeout=dict(type="int", default=900),
         ),
         supports_check_mode=True,
@@ -103,17 +99,13 @@ def main():
                     module.fail_json(msg=f"{' '.join(argv)} failed: {(err or out).strip()[-500:]}", actions=actions)
             version = installed_version(module)
     conf = module.params["conf"]
-    try:
-        with open(conf) as handle:
-            before = handle.read()
-    except FileNotFoundError:
-        before = ""
+    before = read_text(conf)
     after = wanted_conf(before, server, environment)
     if after != before:
         changed = True
         actions.append(f"set server = {server}, environment = {environment} in {conf}")
         if not module.check_mode:
-            write_atomically(conf, after)
+            write_conf(conf, after)
     result = dict(changed=changed, actions=actions, version=version)
     if module._diff:
         result["diff"] = dict(before=before, after=after, before_header=conf, after_header=conf)

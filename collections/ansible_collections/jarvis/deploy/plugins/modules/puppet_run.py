@@ -17,13 +17,9 @@ description:
   - Runs on the deployed host.
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.no_diff
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
   idempotent:
-    support: full
     details: As idempotent as the puppet code it applies.
 requirements:
   - puppet on the host (see M(jarvis.deploy.puppet_bootstrap))
@@ -97,19 +93,19 @@ def main():
         module.fail_json(msg=f"environment: unexpected characters in {environment!r}")
     argv = [puppet]
     manifest_file = None
-    if module.params["manifest"] is not None:
-        handle, manifest_file = tempfile.mkstemp(prefix="jarvis-", suffix=".pp")
-        with os.fdopen(handle, "w") as out:
-            out.write(module.params["manifest"])
-        argv += ["apply", manifest_file]
-    else:
-        argv += ["agent", "--test", "--no-daemonize"]
-    argv += ["--detailed-exitcodes", "--color=false"]
-    if environment:
-        argv += ["--environment", environment]
-    if module.check_mode:
-        argv.append("--noop")
-    try:
+    try:  # the manifest's temporary file goes, whatever fails
+        if module.params["manifest"] is not None:
+            handle, manifest_file = tempfile.mkstemp(prefix="jarvis-", suffix=".pp")
+            with os.fdopen(handle, "w") as out:
+                out.write(module.params["manifest"])
+            argv += ["apply", manifest_file]
+        else:
+            argv += ["agent", "--test", "--no-daemonize"]
+        argv += ["--detailed-exitcodes", "--color=false"]
+        if environment:
+            argv += ["--environment", environment]
+        if module.check_mode:
+            argv.append("--noop")
         rc, out, err = module.run_command(argv)
     finally:
         if manifest_file:

@@ -19,13 +19,9 @@ description:
   - Runs on the controller as an action plugin; read it back with C(ansible-vault view).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.no_diff
 attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
   idempotent:
-    support: full
     details: Not idempotent when O(rotate=true), which makes a new password on every run.
 requirements:
   - the C(openssl) command on the controller (to compute the SHA-512 crypt hash)

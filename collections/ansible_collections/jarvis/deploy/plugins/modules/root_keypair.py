@@ -23,11 +23,9 @@ requirements:
   - ssh-keygen (package openssh-client) on the host
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
 attributes:
-  check_mode:
-    support: full
   diff_mode:
-    support: full
     details: The diff shows the public key and fingerprint before and after.
   idempotent:
     support: partial
@@ -118,13 +116,13 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.jarvis.deploy.plugins.module_utils._keypair import KEY_TYPES, run_root_keypair
+from ansible_collections.jarvis.deploy.plugins.module_utils._keypair import run_root_keypair
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            type=dict(type="str", choices=list(KEY_TYPES), default="ed25519"),
+            type=dict(type="str", choices=["ed25519", "rsa", "ecdsa"], default="ed25519"),
             path=dict(type="path"),
             comment=dict(type="str"),
             rotate=dict(type="bool", default=False),

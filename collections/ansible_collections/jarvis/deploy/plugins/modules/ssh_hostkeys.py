@@ -18,14 +18,10 @@ requirements:
   - ssh-keyscan (OpenSSH client) on the host the module runs on
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.no_diff
 attributes:
   check_mode:
-    support: full
     details: Runs normally in check mode, since it changes nothing.
-  diff_mode:
-    support: none
-  idempotent:
-    support: full
 options:
   host:
     description: Address or name of the host whose SSH server to scan.
@@ -110,7 +106,8 @@ elapsed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.jarvis.deploy.plugins.module_utils._sshkeys import KEY_TYPES, run_ssh_hostkeys
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import KEY_KINDS
+from ansible_collections.jarvis.deploy.plugins.module_utils._sshkeys import run_ssh_hostkeys
 
 
 def main():
@@ -119,7 +116,7 @@ def main():
             host=dict(type="str", required=True),
             port=dict(type="int", default=22),
             timeout=dict(type="int", default=300),
-            key_types=dict(type="list", elements="str", choices=list(KEY_TYPES), default=list(KEY_TYPES)),
+            key_types=dict(type="list", elements="str", choices=list(KEY_KINDS), default=list(KEY_KINDS)),
         ),
         supports_check_mode=True,
     )

@@ -29,14 +29,8 @@ requirements:
   - pyvmomi
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.full
   - jarvis.deploy._owner
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
 options:
   name:
     description:
@@ -282,6 +276,7 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible_collections.jarvis.deploy.plugins.module_utils._instance import OWNER_ARGUMENT_SPEC
 from ansible_collections.jarvis.deploy.plugins.module_utils._vsphere import STATES, run_vsphere_instance
 
 
@@ -309,8 +304,7 @@ def main():
             authorized_keys=dict(type="list", elements="str", no_log=False),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
-            owner=dict(type="str"),
-            adopt=dict(type="bool", default=False),
+            **OWNER_ARGUMENT_SPEC,
             vcenter_hostname=dict(type="str", fallback=(env_fallback, ["VMWARE_HOST"])),
             vcenter_port=dict(type="int", default=443, fallback=(env_fallback, ["VMWARE_PORT"])),
             username=dict(type="str", fallback=(env_fallback, ["VMWARE_USER"])),

@@ -53,3 +53,10 @@ def test_secrets_are_written_for_the_owner_only(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert [child.name for child in path.parent.iterdir()] == ["loki.websages.com.yml"]
+
+
+def test_a_secrets_file_that_cannot_be_replaced_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "loki.websages.com.yml").mkdir()
+    with pytest.raises(OSError):
+        _write_private(str(tmp_path / "loki.websages.com.yml"), b"$ANSIBLE_VAULT;1.1;AES256\n")
+    assert [child.name for child in tmp_path.iterdir()] == ["loki.websages.com.yml"]

@@ -8,6 +8,8 @@ import socket
 
 import dns.exception
 import dns.message
+import dns.name
+import dns.rcode
 import dns.tsig
 import pytest
 from ansible_collections.jarvis.deploy.plugins.module_utils import _dns
@@ -196,6 +198,43 @@ def test_a_server_that_is_not_there():
     query = dns.message.make_query("loki.websages.com.", "A")
     with pytest.raises(_dns.DnsRecordError, match=f"^cannot reach DNS server 127.0.0.1:{port} \\(asking\\): "):
         server.exchange(query, "asking")
+
+
+class AnsweringServer(_dns.DnsServer):
+    """A DnsServer whose every exchange is answered with one RCODE, without a network."""
+
+    def __init__(self, rcode, key=None):
+        super().__init__("127.0.0.1", 5300, 3, key)
+        self.rcode = rcode
+
+    def exchange(self, message, what):
+        answer = dns.message.Message()
+        answer.set_rcode(self.rcode)
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("signed", "rcode", "reason"),
+    [
+        (False, dns.rcode.REFUSED, "the server refuses unsigned updates: set key_name and key_secret"),
+        (True, dns.rcode.REFUSED, "the server does not allow TSIG key 'jarvis' to update this zone"),
+        (True, dns.rcode.NOTAUTH, "the server is not authoritative for zone websages.com."),
+        (False, dns.rcode.SERVFAIL, "the update was not applied"),
+    ],
+)
+def test_a_refused_update_says_what_to_fix(signed, rcode, reason):
+    server = AnsweringServer(rcode, _dns.make_key("jarvis", SECRET, "hmac-sha256") if signed else None)
+    with pytest.raises(_dns.DnsRecordError) as refused:
+        server.send_update(None, dns.name.from_text("websages.com"), "updating loki.websages.com. A")
+    assert not isinstance(refused.value, _dns.DnsPrerequisiteError)
+    assert str(refused.value) == (
+        f"DNS server 127.0.0.1:5300 answered {dns.rcode.to_text(rcode)} (updating loki.websages.com. A): {reason}"
+    )
+
+
+def test_an_update_whose_prerequisite_failed_changed_nothing():
+    with pytest.raises(_dns.DnsPrerequisiteError, match=r"answered NXRRSET \(updating x\): a prerequisite"):
+        AnsweringServer(dns.rcode.NXRRSET).send_update(None, dns.name.from_text("websages.com"), "updating x")
 
 
 # --- plans ------------------------------------------------------------------------------------------------

@@ -9,23 +9,25 @@ import time
 
 import pytest
 from ansible_collections.jarvis.deploy.plugins.module_utils._gitosis import (
-    CONF_FILE,
     Git,
     GitosisError,
-    add_member,
     check_group,
     check_member,
     check_remote,
     check_ssh_file,
     clean_output,
-    file_diffs,
     git_env,
-    key_file,
     normalise_public_key,
-    plan,
     read_files,
-    remove_member,
     ssh_command,
+)
+from ansible_collections.jarvis.deploy.plugins.module_utils._gitosis_conf import (
+    CONF_FILE,
+    add_member,
+    file_diffs,
+    key_file,
+    plan,
+    remove_member,
 )
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBsmwFOiWPRUMO2B4Z8enCQs9to5Fw1LOq4ub+I6Ow5c root@loki.websages.com"

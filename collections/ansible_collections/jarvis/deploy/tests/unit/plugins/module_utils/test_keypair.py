@@ -12,14 +12,12 @@ import pytest
 from ansible_collections.jarvis.deploy.plugins.module_utils._keypair import (
     KeypairError,
     KeypairTask,
-    comment_of,
     default_path,
     file_mode,
-    fingerprint,
-    key_type_of,
     read_public,
     write_public,
 )
+from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import PublicKey, fingerprint, key_blob
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBsmwFOiWPRUMO2B4Z8enCQs9to5Fw1LOq4ub+I6Ow5c root@loki.websages.com"
 ED25519_FINGERPRINT = "SHA256:/y/J5eoVRaL+yNMPaAbo4IplkpZAYmMqCulqqhy1R24"  # as ssh-keygen -l printed it
@@ -36,11 +34,12 @@ needs_ssh_keygen = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason
     ],
 )
 def test_type_and_comment_of_a_public_key_line(line, key_type, comment):
-    assert (key_type_of(line), comment_of(line)) == (key_type, comment)
+    key = PublicKey.from_line(line)
+    assert (key.kind, key.comment) == (key_type, comment)
 
 
 def test_the_fingerprint_is_the_one_ssh_keygen_prints():
-    assert fingerprint(ED25519) == ED25519_FINGERPRINT
+    assert fingerprint(key_blob(ED25519.split()[1])) == ED25519_FINGERPRINT
 
 
 def test_root_keys_live_in_root_s_ssh_directory():
@@ -56,6 +55,13 @@ def test_public_key_files_are_read_and_written_whole(tmp_path):
     assert read_public(path) == ED25519
     assert (tmp_path / "id_ed25519.pub").read_text() == ED25519 + "\n"
     assert file_mode(path) == 0o644
+    assert os.listdir(tmp_path) == ["id_ed25519.pub"]
+
+
+def test_a_public_key_that_cannot_be_written_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "id_ed25519.pub").mkdir()
+    with pytest.raises(OSError):
+        write_public(str(tmp_path / "id_ed25519.pub"), ED25519)
     assert os.listdir(tmp_path) == ["id_ed25519.pub"]
 
 
@@ -112,7 +118,7 @@ def test_the_comment_changes_but_never_the_key(tmp_path):
     actions, _before, after = run(key, comment="root@thor")
     assert actions == [f"changed the comment of {key} to root@thor"]
     assert after["public_key"].split()[:2] == made["public_key"].split()[:2]
-    assert comment_of(after["public_key"]) == "root@thor"
+    assert PublicKey.from_line(after["public_key"]).comment == "root@thor"
 
 
 @needs_ssh_keygen

@@ -7,21 +7,25 @@ import os
 import stat
 
 import pytest
-from ansible_collections.jarvis.deploy.plugins.module_utils._mounts import (
+from ansible_collections.jarvis.deploy.plugins.module_utils._fstab import (
     FstabEntry,
-    Mounted,
-    MountsError,
     edit_fstab,
     escape,
     fstab_paths,
-    is_bind,
     normal_path,
+    unescape,
+)
+from ansible_collections.jarvis.deploy.plugins.module_utils._mountinfo import (
+    Mounted,
+    is_bind,
     option_differences,
-    read_mountinfo,
-    read_text,
     same_fstype,
     same_source,
-    unescape,
+)
+from ansible_collections.jarvis.deploy.plugins.module_utils._mounts import (
+    MountsError,
+    read_mountinfo,
+    read_text,
     wanted_entries,
     write_atomically,
 )

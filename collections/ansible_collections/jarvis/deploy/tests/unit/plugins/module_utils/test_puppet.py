@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from ansible_collections.jarvis.deploy.plugins.module_utils._puppet import summary, wanted_conf, write_atomically
+from ansible_collections.jarvis.deploy.plugins.module_utils._puppet import summary, wanted_conf, write_conf
 
 DEBIAN_CONF = """\
 [main]
@@ -84,9 +84,16 @@ def test_the_summary_is_puppet_s_last_words(output, last_words):
 
 def test_the_conf_is_replaced_whole_and_readable_by_all(tmp_path):
     path = tmp_path / "etc" / "puppet" / "puppet.conf"
-    write_atomically(str(path), DEBIAN_CONF)
+    write_conf(str(path), DEBIAN_CONF)
     assert path.read_text() == DEBIAN_CONF
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    write_atomically(str(path), "[agent]\n")
+    write_conf(str(path), "[agent]\n")
     assert path.read_text() == "[agent]\n"
     assert os.listdir(path.parent) == ["puppet.conf"]
+
+
+def test_a_conf_that_cannot_be_replaced_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "puppet.conf").mkdir()
+    with pytest.raises(OSError):
+        write_conf(str(tmp_path / "puppet.conf"), DEBIAN_CONF)
+    assert os.listdir(tmp_path) == ["puppet.conf"]

@@ -1,13 +1,22 @@
-# Private to this collection: the server options of the LDAP modules.
+# Private to this collection: the options of the LDAP modules that name a host's CMDB entry and its server.
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Matches ldap_server_argument_spec() in plugins/module_utils/_ldap.py.
+    # Matches ldap_host_argument_spec() in plugins/module_utils/_ldap.py.
     DOCUMENTATION = r"""
+requirements:
+  - ldap3
 options:
+  name:
+    description:
+      - The short hostname, the entry's C(cn), for example C(loki).
+      - Must be a hostname label (letters, digits and inner hyphens, at most 63 characters);
+        anything else is refused before the LDAP server is contacted.
+    type: str
+    required: true
   server_uri:
     description:
       - URI of the LDAP server, for example C(ldap://ldap.example.com:389).
