@@ -125,6 +125,7 @@ def deployment_inventory(
                                 "jarvis_host": host,
                                 "ansible_user": "root",
                                 "ansible_python_interpreter": "/usr/bin/python3",
+                                "ansible_pipelining": True,  # a module over the SSH session's stdin: no temp files
                                 **(host_vars or {}).get(host["hostname"], {}),
                             }
                         )

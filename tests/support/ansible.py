@@ -42,12 +42,17 @@ def run_module(
     check: bool = False,
     diff: bool = False,
     env: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> dict[str, Any]:
     """Run ``jarvis.deploy.<module>`` (or any FQCN) on localhost; return the task's result dict.
 
-    The result also carries ``_stdout``: everything ansible printed, for secret-leak checks.
+    The result also carries ``_stdout``: everything ansible printed, for secret-leak checks. PYTHON, when
+    given, is the task's ``ansible_python_interpreter`` (another path than ansible's own Python makes a
+    controller-side module run as a process of its own rather than in the worker).
     """
-    play = {"hosts": "localhost", "gather_facts": False, "connection": "local"}
+    play: dict[str, Any] = {"hosts": "localhost", "gather_facts": False, "connection": "local"}
+    if python:
+        play["vars"] = {"ansible_python_interpreter": python}
     return _run_task(play, "localhost", module, args, check=check, diff=diff, env=env)
 
 

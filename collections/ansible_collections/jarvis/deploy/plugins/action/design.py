@@ -11,51 +11,45 @@ the play's variables untemplated, marked unsafe, and refuses a design file that 
 from __future__ import annotations
 
 from ansible import context
+from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 from ansible.utils.unsafe_proxy import wrap_var
+from ansible_collections.jarvis.deploy.plugins.modules import design
+from ansible_collections.jarvis.deploy.plugins.plugin_utils._in_process import InProcessModule
 
 DESIGN_VARIABLES = ("instance", "instances", "defaults")
 VAULT_HEADER = b"$ANSIBLE_VAULT"
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
+class ActionModule(InProcessModule):
+    MODULE = design
 
     def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
+        return wrap_var(super().run(tmp, task_vars))
+
+    def arguments(self, task_vars):
         args = dict(self._task.args)
-        if args.pop("design_vars", False):
-            given = [key for key in DESIGN_VARIABLES if key in args]
-            if given:
-                return {
-                    **result,
-                    "failed": True,
-                    "msg": f"design_vars reads {given[0]} from the variables: do not pass it too",
-                }
-            problem = foreign_design_variables(context.CLIARGS.get("extra_vars") or ())
-            if problem:
-                return {**result, "failed": True, "msg": problem}
-            for key in DESIGN_VARIABLES:
-                raw = task_vars.get(key)
-                if isinstance(raw, str):
-                    # Not a design but a template that builds one from other variables: an AWX job template's
-                    # survey, written by whoever wrote the job (a design file holding one is refused above).
-                    raw = self._templar.template({key: raw}).get(key)  # in a mapping, omit drops the key
-                    if isinstance(raw, str) and raw.startswith("__omit_place_holder__"):  # ansible-core < 2.19
-                        raw = None
-                if raw is not None:
-                    args[key] = wrap_var(raw)
-            if "instance" not in args and "instances" not in args:
-                return {
-                    **result,
-                    "failed": True,
-                    "msg": "no design: give it with -e @design.yml (instance or instances)",
-                }
-        result.update(self._execute_module(module_name="jarvis.deploy.design", module_args=args, task_vars=task_vars))
-        return wrap_var(result)
+        if not args.pop("design_vars", False):
+            return args
+        given = [key for key in DESIGN_VARIABLES if key in args]
+        if given:
+            raise AnsibleActionFail(f"design_vars reads {given[0]} from the variables: do not pass it too")
+        problem = foreign_design_variables(context.CLIARGS.get("extra_vars") or ())
+        if problem:
+            raise AnsibleActionFail(problem)
+        for key in DESIGN_VARIABLES:
+            raw = task_vars.get(key)
+            if isinstance(raw, str):
+                # Not a design but a template that builds one from other variables: an AWX job template's
+                # survey, written by whoever wrote the job (a design file holding one is refused above).
+                raw = self._templar.template({key: raw}).get(key)  # in a mapping, omit drops the key
+                if isinstance(raw, str) and raw.startswith("__omit_place_holder__"):  # ansible-core < 2.19
+                    raw = None
+            if raw is not None:
+                args[key] = wrap_var(raw)
+        if "instance" not in args and "instances" not in args:
+            raise AnsibleActionFail("no design: give it with -e @design.yml (instance or instances)")
+        return args
 
 
 def foreign_design_variables(extra_vars):

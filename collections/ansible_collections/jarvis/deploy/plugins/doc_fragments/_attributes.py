@@ -42,3 +42,22 @@ attributes:
   idempotent:
     support: full
 """
+
+    # jarvis.deploy._attributes.in_process: the module's action plugin runs it inside Ansible's worker process
+    # when its task runs on the controller (plugin_utils/_in_process.py).
+    IN_PROCESS = r"""
+options: {}
+attributes:
+  action:
+    description:
+      - Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - >-
+        On the controller (C(delegate_to: localhost), or a local connection, with ansible's own Python) the module
+        runs inside Ansible's worker process instead of a new Python process, with the same arguments, check
+        mode, diff, C(no_log) and result.
+      - >-
+        As another user (become), asynchronously, with another C(ansible_python_interpreter) or on another host
+        it runs as a module process.
+"""

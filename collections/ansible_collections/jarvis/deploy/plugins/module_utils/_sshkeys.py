@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import socket
 import time
 
+from ansible_collections.jarvis.deploy.plugins.module_utils._files import read_text, write_atomically
 from ansible_collections.jarvis.deploy.plugins.module_utils._public_keys import KEY_KINDS, fingerprint, key_blob
 
 # SSHFP algorithm numbers (RFC 4255, 6594, 7479); the fingerprint type is always 2 (SHA-256).
@@ -133,6 +135,11 @@ def run_ssh_hostkeys(module):
             msg=f"SSH on {host}:{port} did not answer within {timeout} s ({exc})",
             elapsed=round(time.monotonic() - started, 3),
         )
+    if params.get("known_hosts"):
+        try:
+            record_known_hosts(params["known_hosts"], host, port, keys)
+        except OSError as exc:
+            module.fail_json(msg=f"cannot record the host keys in {params['known_hosts']}: {exc.strerror}")
     module.exit_json(
         changed=False,
         host_keys=keys,
@@ -140,3 +147,18 @@ def run_ssh_hostkeys(module):
         fingerprints=[key["fingerprint"] for key in keys],
         elapsed=round(time.monotonic() - started, 3),
     )
+
+
+def known_hosts_lines(host, port, keys):
+    """The known_hosts text that accepts exactly KEYS for HOST:PORT (``[host]:port`` off port 22)."""
+    name = host if port == 22 else f"[{host}]:{port}"
+    return "".join(f"{name} {key['public_key']}\n" for key in keys)
+
+
+def record_known_hosts(path, host, port, keys):
+    """Replace PATH with the known_hosts lines of KEYS, unless it holds them already."""
+    text = known_hosts_lines(host, port, keys)
+    if read_text(path) == text:
+        return
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    write_atomically(path, text, 0o600)

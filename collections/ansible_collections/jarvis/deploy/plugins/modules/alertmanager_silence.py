@@ -19,6 +19,7 @@ requirements:
   - Alertmanager 0.22 or later (API v2)
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
 options:
   url:

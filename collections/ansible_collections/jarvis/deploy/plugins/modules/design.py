@@ -19,6 +19,7 @@ description:
   - Changes nothing, so it always reports C(changed=false).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.no_diff
 options:
   instance:

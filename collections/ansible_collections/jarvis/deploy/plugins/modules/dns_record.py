@@ -18,6 +18,7 @@ requirements:
   - dnspython >= 2.0
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
   - jarvis.deploy._dns_server
 options:

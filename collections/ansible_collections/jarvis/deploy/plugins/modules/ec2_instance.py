@@ -28,6 +28,7 @@ requirements:
   - boto3
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
   - jarvis.deploy._owner
 options:

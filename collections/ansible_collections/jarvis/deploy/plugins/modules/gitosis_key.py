@@ -26,6 +26,7 @@ requirements:
   - ssh (OpenSSH client)
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
 attributes:
   check_mode:

@@ -19,6 +19,7 @@ description:
     carries C(ipHost) exactly while it has at least one address (O(ip)).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
   - jarvis.deploy._ldap_host
 options:

@@ -17,6 +17,7 @@ description:
   - The C(jarvis.deploy.ldap) inventory plugin decodes every entry the same way (as C(jarvis_cmdb_*) host variables).
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.no_diff
   - jarvis.deploy._ldap_host
 seealso:

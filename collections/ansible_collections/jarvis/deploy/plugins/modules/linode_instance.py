@@ -25,6 +25,7 @@ requirements:
   - linode_api4
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
   - jarvis.deploy._owner
 attributes:

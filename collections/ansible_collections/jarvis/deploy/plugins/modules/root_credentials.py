@@ -21,6 +21,11 @@ extends_documentation_fragment:
   - jarvis.deploy._attributes
   - jarvis.deploy._attributes.no_diff
 attributes:
+  action:
+    description:
+      - Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details: All of it runs in the action plugin, on the controller where the vault lives.
   idempotent:
     details: Not idempotent when O(rotate=true), which makes a new password on every run.
 requirements:

@@ -18,6 +18,7 @@ requirements:
   - ssh-keyscan (OpenSSH client) on the host the module runs on
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.no_diff
 attributes:
   check_mode:
@@ -43,6 +44,13 @@ options:
     elements: str
     choices: [ed25519, ecdsa, rsa]
     default: [ed25519, ecdsa, rsa]
+  known_hosts:
+    description:
+      - A file on the controller to record the keys read in, as known_hosts lines for the address O(host)
+        (mode C(0600), its directory made C(0700) when missing), for later SSH connections that check them.
+      - This is the controller's record of what was read, not a change to the host, so it is written in check
+        mode too and never counts as a change; it is replaced whole only when its content differs.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -117,6 +125,7 @@ def main():
             port=dict(type="int", default=22),
             timeout=dict(type="int", default=300),
             key_types=dict(type="list", elements="str", choices=list(KEY_KINDS), default=list(KEY_KINDS)),
+            known_hosts=dict(type="path"),
         ),
         supports_check_mode=True,
     )

@@ -29,6 +29,7 @@ requirements:
   - pyvmomi
 extends_documentation_fragment:
   - jarvis.deploy._attributes
+  - jarvis.deploy._attributes.in_process
   - jarvis.deploy._attributes.full
   - jarvis.deploy._owner
 options:

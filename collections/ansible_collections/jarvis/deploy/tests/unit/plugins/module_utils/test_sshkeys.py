@@ -13,6 +13,7 @@ from ansible_collections.jarvis.deploy.plugins.module_utils._sshkeys import (
     _read_banner,
     host_key_facts,
     parse_keyscan,
+    record_known_hosts,
     wait_for_ssh_banner,
 )
 
@@ -153,3 +154,16 @@ def test_nobody_listening_is_reported_as_such():
 def test_a_spent_budget_fails_without_trying():
     with pytest.raises(SshWaitError, match="^no answer$"):
         wait_for_ssh_banner("127.0.0.1", 9, time.monotonic() - 1)
+
+
+def test_the_known_hosts_record_accepts_exactly_the_keys_read_and_is_private(tmp_path):
+    keys = [{"public_key": "ssh-ed25519 AAAAC3Nz"}, {"public_key": "ssh-rsa AAAAB3Nz"}]
+    path = tmp_path / "known_hosts" / "loki.websages.com"
+    record_known_hosts(str(path), "10.0.0.5", 22, keys)
+    assert path.read_text() == "10.0.0.5 ssh-ed25519 AAAAC3Nz\n10.0.0.5 ssh-rsa AAAAB3Nz\n"
+    assert (path.stat().st_mode & 0o777, path.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    before = path.stat().st_mtime_ns
+    record_known_hosts(str(path), "10.0.0.5", 22, keys)
+    assert path.stat().st_mtime_ns == before
+    record_known_hosts(str(path), "10.0.0.5", 2222, keys[:1])
+    assert path.read_text() == "[10.0.0.5]:2222 ssh-ed25519 AAAAC3Nz\n"
