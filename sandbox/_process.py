@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -11,10 +10,8 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 # The daemons this process started: kept so Python does not warn about (or reap) them early.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -31,6 +28,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:PORT again (connections in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1", log: Path | None = None) -> None:
     """Wait until something accepts TCP connections on host:port, or raise with the log's tail."""
     deadline = time.monotonic() + timeout
@@ -38,8 +46,18 @@ def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1", log: Path 
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+    tail = log_tail(log) if log else ""
     raise SandboxError(f"nothing answered on {host}:{port} after {timeout:.0f}s\n{tail}")
+
+
+def daemon_log(name: str, run_dir: Path) -> Path:
+    """The file start_daemon sends the output of the daemon NAME of RUN_DIR to."""
+    return run_dir / f"{name}.log"
+
+
+def log_tail(log: Path) -> str:
+    """The end of LOG, for an error message that says why a daemon failed ("" while there is no log)."""
+    return log.read_text(errors="replace")[-2000:] if log.exists() else ""
 
 
 @contextlib.contextmanager
@@ -55,8 +73,7 @@ def stopped_on_failure(name: str, run_dir: Path) -> Iterator[None]:
 def start_daemon(name: str, argv: list[str], run_dir: Path, env: dict[str, str] | None = None) -> int:
     """Start argv in its own session, output to RUN_DIR/NAME.log, pid to RUN_DIR/NAME.pid."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    log = run_dir / f"{name}.log"
-    with log.open("ab") as out:
+    with daemon_log(name, run_dir).open("ab") as out:
         proc = subprocess.Popen(  # noqa: S603 - argv is built by the sandbox, never from input
             argv,
             stdin=subprocess.DEVNULL,
@@ -134,30 +151,3 @@ def _read_pid(name: str, run_dir: Path) -> int | None:
         return int((run_dir / f"{name}.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
-
-
-InfoT = TypeVar("InfoT")
-
-
-def save_info(path: Path, info: Any) -> None:
-    """Record a server's info dataclass as JSON, readable by its owner only (it may hold a secret)."""
-    write_private(path, json.dumps(asdict(info), indent=2))
-
-
-def load_info(path: Path, build: Callable[..., InfoT]) -> InfoT | None:
-    """The info recorded at PATH, or None when there is none (or it no longer fits BUILD)."""
-    try:
-        return build(**json.loads(path.read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-
-
-def port_free(port: int) -> bool:
-    """Whether a server could listen on 127.0.0.1:PORT again (connections in TIME_WAIT do not count)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -5,32 +5,20 @@ from __future__ import annotations
 import base64
 import ctypes
 import ctypes.util
-import json
 import shutil
-import socket
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from sandbox._process import (
-    SandboxError,
-    daemon_running,
-    free_port,
-    load_info,
-    start_daemon,
-    stop_daemon,
-    stopped_on_failure,
-    write_private,
-)
+from sandbox._process import SandboxError, write_private
+from sandbox._server import Server
 
 __all__ = ["USERNAME", "AlertmanagerInfo", "start", "stop"]
 
 USERNAME = "jarvis"  # the basic-auth user when start() is given a password
-_DAEMON = "alertmanager"
-_INFO_FILE = "alertmanager.json"
 _BCRYPT_COST = 5  # the sandbox wants fast logins, not a strong hash of a throw-away password
 # Every alert goes to a receiver that sends nothing: the sandbox only needs the silences API.
 _CONFIG = """\
@@ -58,6 +46,9 @@ class AlertmanagerInfo:
         return env
 
 
+_SERVER = Server("alertmanager", "alertmanager.json", AlertmanagerInfo, lambda info: int(info.url.rsplit(":", 1)[1]))
+
+
 def start(state_dir: Path, password: str | None = None, timeout: float = 10.0) -> AlertmanagerInfo:
     """Start Alertmanager with its config and silences under STATE_DIR; reuse the one already running there.
 
@@ -65,8 +56,8 @@ def start(state_dir: Path, password: str | None = None, timeout: float = 10.0) -
     STATE_DIR/data); the port stays the same when it is still free.
     """
     state_dir = state_dir.resolve()
-    previous = load_info(state_dir / _INFO_FILE, AlertmanagerInfo)
-    if previous is not None and previous.password == password and daemon_running(_DAEMON, state_dir):
+    previous = _SERVER.recorded(state_dir)
+    if previous is not None and previous.password == password and _SERVER.running(state_dir):
         return previous
     stop(state_dir)
 
@@ -75,7 +66,7 @@ def start(state_dir: Path, password: str | None = None, timeout: float = 10.0) -
         raise SandboxError("Alertmanager is not installed: apt-get install prometheus-alertmanager")
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    port = _previous_port(previous) or free_port()
+    port = _SERVER.port_again(previous)
     info = AlertmanagerInfo(
         url=f"http://127.0.0.1:{port}",
         username=USERNAME if password is not None else None,
@@ -95,16 +86,15 @@ def start(state_dir: Path, password: str | None = None, timeout: float = 10.0) -
         web_config = state_dir / "web.yml"
         write_private(web_config, f"basic_auth_users:\n  {USERNAME}: '{_bcrypt(password)}'\n")
         argv.append(f"--web.config.file={web_config}")
-    start_daemon(_DAEMON, argv, state_dir)
-    with stopped_on_failure(_DAEMON, state_dir):
+    with _SERVER.starting(state_dir, argv):
         _wait_until_ready(info, state_dir, timeout)
-    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info), indent=2))
+    _SERVER.record(state_dir, info)
     return info
 
 
 def stop(state_dir: Path) -> None:
     """Stop the Alertmanager of STATE_DIR, if any; its silences stay on disk for the next start."""
-    stop_daemon(_DAEMON, state_dir.resolve())
+    _SERVER.stop(state_dir)
 
 
 def _wait_until_ready(info: AlertmanagerInfo, state_dir: Path, timeout: float) -> None:
@@ -115,8 +105,8 @@ def _wait_until_ready(info: AlertmanagerInfo, state_dir: Path, timeout: float) -
         request.add_header("Authorization", f"Basic {login}")
     deadline = time.monotonic() + timeout
     while True:
-        if not daemon_running(_DAEMON, state_dir):
-            raise SandboxError(f"Alertmanager exited during start-up:\n{_log_tail(state_dir)}")
+        if not _SERVER.running(state_dir):
+            raise SandboxError(f"Alertmanager exited during start-up:\n{_SERVER.log_tail(state_dir)}")
         try:
             with urllib.request.urlopen(request, timeout=1.0) as response:  # noqa: S310 - our own loopback URL
                 if response.status == 200:
@@ -125,7 +115,7 @@ def _wait_until_ready(info: AlertmanagerInfo, state_dir: Path, timeout: float) -
             pass
         if time.monotonic() > deadline:
             raise SandboxError(
-                f"Alertmanager at {info.url} was not ready within {timeout:.0f}s\n{_log_tail(state_dir)}"
+                f"Alertmanager at {info.url} was not ready within {timeout:.0f}s\n{_SERVER.log_tail(state_dir)}"
             )
         time.sleep(0.05)
 
@@ -145,23 +135,3 @@ def _bcrypt(password: str) -> str:
     if not hashed or not hashed.startswith(b"$2b$"):
         raise SandboxError("libcrypt could not make a bcrypt hash")
     return hashed.decode()
-
-
-def _previous_port(previous: AlertmanagerInfo | None) -> int | None:
-    """The port of the previous run when nothing else took it since, so that clients keep their URL."""
-    if previous is None:
-        return None
-    port = int(previous.url.rsplit(":", 1)[1])
-    with socket.socket() as sock:
-        # Like Alertmanager itself: connections of the last run still in TIME_WAIT do not hold the port.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return None
-    return port
-
-
-def _log_tail(state_dir: Path) -> str:
-    log = state_dir / f"{_DAEMON}.log"
-    return log.read_text(errors="replace")[-2000:] if log.exists() else ""

@@ -8,23 +8,17 @@ invents belong to real machines on the internet.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import contextlib
 import functools
 import gzip
-import ipaddress
-import json
 import logging
 import os
 import secrets
-import signal
 import string
-import sys
-import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +27,17 @@ import yaml
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sandbox import _provider, hosts
-from sandbox._process import (
-    SandboxError,
-    free_port,
-    start_python_daemon,
-    wait_for_port,
-    write_private,
-)
+from sandbox import hosts
+from sandbox._process import SandboxError
+from sandbox._provider import HostNetwork, Provider, become_daemon, container_name, reconcile_until
 
 __all__ = ["IMAGE_NAME", "REGION", "Ec2Info", "cloud_config", "main", "start", "stop"]
 
 REGION = "us-east-1"
 IMAGE_NAME = "jarvis-sandbox-debian-12"
 VPC_CIDR = hosts.SANDBOX_RANGE  # the moto VPC spans every sandbox host network
-_DAEMON = "ec2"
-_INFO_FILE = "ec2.json"
 _RECONCILE_EVERY = 0.2
+_API_ERRORS = (ClientError, BotoCoreError)
 # Moto's EC2 rejects unknown AMIs and instance types only with these set, as AWS always does.
 _MOTO_ENV = {"MOTO_ENABLE_AMI_VALIDATION": "true", "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"}
 
@@ -85,7 +73,17 @@ class Ec2Info:
 
     def container_name(self, instance_id: str) -> str:
         """The podman container that plays instance INSTANCE_ID."""
-        return _container_name(self.prefix, instance_id)
+        return container_name(self.prefix, instance_id)
+
+
+_PROVIDER = Provider(
+    daemon="ec2",
+    module="sandbox.ec2",
+    info_file="ec2.json",
+    info_type=Ec2Info,
+    port_of=lambda info: int(info.endpoint_url.rsplit(":", 1)[1]),
+    title="the sandbox EC2",
+)
 
 
 def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
@@ -95,52 +93,32 @@ def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> Ec2Info:
     this machine has none (about a minute, once).
     """
     state_dir = state_dir.resolve()
-    running = _running_info(state_dir)
-    if running is not None and running.prefix == prefix:
+    running = _PROVIDER.reuse(state_dir, prefix)
+    if running is not None:
         return running
-    stop(state_dir)
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    hosts.configure(state_dir)
-    hosts.ensure_image(hosts.DEFAULT_CACHE_DIR)
-    network = f"{prefix}-net"
-    subnet = hosts.allocate_network(network)
-    # Recorded before anything can fail, so stop() knows what to clean up.
-    write_private(state_dir / _INFO_FILE, json.dumps({"prefix": prefix, "network": network}))
-
-    port = free_port()
-    args = ["--port", str(port), "--state-dir", str(state_dir)]
-    args += ["--network", network, "--subnet", str(subnet), "--prefix", prefix]
-    start_python_daemon(_DAEMON, "sandbox.ec2", args, state_dir, env=_MOTO_ENV)
-    try:
-        wait_for_port(port, timeout, log=state_dir / f"{_DAEMON}.log")
-        info = _create_world(f"http://127.0.0.1:{port}", prefix, network, subnet)
-    except (SandboxError, ClientError, BotoCoreError) as exc:
-        stop(state_dir)
-        raise SandboxError(f"the sandbox EC2 did not come up: {exc}") from exc
-    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info)))
-    return info
+    network = _PROVIDER.new_hosts(state_dir, prefix)
+    return _PROVIDER.launch(
+        state_dir,
+        network,
+        lambda port: _create_world(f"http://127.0.0.1:{port}", network),
+        timeout,
+        env=_MOTO_ENV,
+        errors=_API_ERRORS,
+    )
 
 
 def stop(state_dir: Path) -> None:
     """Stop the daemon in STATE_DIR, then remove every host container it made and its network."""
-    _provider.tear_down(state_dir, _DAEMON, _INFO_FILE)
+    _PROVIDER.stop(state_dir)
 
 
-def _running_info(state_dir: Path) -> Ec2Info | None:
-    """The Ec2Info of a sandbox EC2 already running in STATE_DIR, if it still answers."""
-    return _provider.running_info(
-        state_dir, _DAEMON, _INFO_FILE, Ec2Info, lambda info: int(info.endpoint_url.rsplit(":", 1)[1])
-    )
-
-
-def _create_world(endpoint_url: str, prefix: str, network: str, subnet: ipaddress.IPv4Network) -> Ec2Info:
+def _create_world(endpoint_url: str, network: HostNetwork) -> Ec2Info:
     """Create the VPC, subnet, security group and AMI that deployments launch hosts into."""
     access_key = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
     secret_key = secrets.token_urlsafe(30)
     ec2 = _client(endpoint_url, access_key, secret_key)
     try:
-        return _create_resources(ec2, endpoint_url, access_key, secret_key, prefix, network, subnet)
+        return _create_resources(ec2, endpoint_url, access_key, secret_key, network)
     finally:
         ec2.close()  # else its pooled sockets are left to the garbage collector
 
@@ -150,17 +128,16 @@ def _create_resources(
     endpoint_url: str,
     access_key: str,
     secret_key: str,
-    prefix: str,
-    network: str,
-    subnet: ipaddress.IPv4Network,
+    network: HostNetwork,
 ) -> Ec2Info:
+    prefix = network.prefix
     tags = [{"Key": "Name", "Value": f"jarvis-sandbox-{prefix}"}]
     vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])["Vpc"][
         "VpcId"
     ]
     subnet_id = ec2.create_subnet(
         VpcId=vpc_id,
-        CidrBlock=str(subnet),
+        CidrBlock=str(network.subnet),
         AvailabilityZone=f"{REGION}a",
         TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
     )["Subnet"]["SubnetId"]
@@ -187,9 +164,9 @@ def _create_resources(
         subnet_id=subnet_id,
         security_group_id=group_id,
         image_id=image_id,
-        network=network,
-        subnet=str(subnet),
-        gateway=str(subnet.network_address + 1),
+        network=network.name,
+        subnet=str(network.subnet),
+        gateway=network.gateway,
         prefix=prefix,
     )
 
@@ -203,10 +180,6 @@ def _client(endpoint_url: str, access_key: str, secret_key: str) -> Any:
         aws_secret_access_key=secret_key,
         config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30),
     )
-
-
-def _container_name(prefix: str, instance_id: str) -> str:
-    return f"{prefix}-{instance_id}"
 
 
 # --- the daemon: moto plus the reconcile loop ------------------------------------------------------
@@ -230,7 +203,7 @@ def cloud_config(user_data: bytes) -> dict[str, Any]:
 class Reconciler(hosts.HostReconciler):
     """Makes the podman containers PREFIX-<instance id> follow moto's instances, one pass at a time."""
 
-    errors = (SandboxError, ClientError, BotoCoreError)
+    errors = (SandboxError, *_API_ERRORS)
 
     def __init__(self, ec2: Any, network: str, subnet: str, prefix: str) -> None:
         super().__init__(subnet, prefix)
@@ -245,7 +218,7 @@ class Reconciler(hosts.HostReconciler):
                 continue
             if not self.usable_ip(instance["InstanceId"], instance.get("PrivateIpAddress")):
                 continue
-            name = _container_name(self.prefix, instance["InstanceId"])
+            name = container_name(self.prefix, instance["InstanceId"])
             power = "running" if state in ("pending", "running") else "stopped"
             wanted[name] = hosts.WantedHost(power, functools.partial(self._create, name, instance))
         return wanted
@@ -291,35 +264,18 @@ class Reconciler(hosts.HostReconciler):
 
 def main(argv: list[str] | None = None) -> None:
     """Run moto's EC2 on 127.0.0.1:PORT and keep the podman hosts in step until SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox.ec2", description=main.__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--network", required=True)
-    parser.add_argument("--subnet", required=True)
-    parser.add_argument("--prefix", required=True)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    args = _PROVIDER.arguments(main.__doc__).parse_args(argv)
+    stopping = become_daemon(args.state_dir)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per API call, five a second
 
     os.environ.update(_MOTO_ENV)  # moto reads its settings when first imported
     from moto.server import ThreadedMotoServer
 
-    hosts.configure(args.state_dir)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
     log.info("moto EC2 on 127.0.0.1:%d; hosts %s-<instance id> on %s", args.port, args.prefix, args.network)
     ec2 = _client(f"http://127.0.0.1:{args.port}", "sandbox-reconciler", "sandbox-reconciler")
-    reconciler = Reconciler(ec2, args.network, args.subnet, args.prefix)
-    while not stopping.is_set():
-        try:
-            reconciler.once()
-        except (SandboxError, ClientError, BotoCoreError) as exc:
-            log.error("reconcile pass failed: %s", exc)
-        stopping.wait(_RECONCILE_EVERY)
+    reconcile_until(stopping, Reconciler(ec2, args.network, args.subnet, args.prefix), _RECONCILE_EVERY)
     server.stop()
 
 

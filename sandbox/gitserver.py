@@ -18,29 +18,18 @@ gitosis, keys pushed to ``keydir/`` do not grant access.
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shlex
 import shutil
 import subprocess
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox import _ssh
-from sandbox._process import (
-    SandboxError,
-    daemon_running,
-    free_port,
-    load_info,
-    port_free,
-    start_daemon,
-    stop_daemon,
-    stopped_on_failure,
-    wait_for_port,
-    write_private,
-)
+from sandbox._process import SandboxError
+from sandbox._server import Server
 
 __all__ = ["ADMIN_MEMBER", "GIT_USER", "REPO_NAME", "GitServerInfo", "start", "stop"]
 
@@ -49,8 +38,6 @@ REPO_NAME = "gitosis-admin.git"
 ADMIN_MEMBER = "admin@websages"
 SSHD = "/usr/sbin/sshd"
 _GIT_SHELL = "/usr/bin/git-shell"
-_DAEMON = "gitserver-sshd"
-_INFO_FILE = "gitserver.json"
 _START_TIMEOUT = 10.0
 _GITOSIS_CONF = f"""[gitosis]
 
@@ -83,13 +70,16 @@ class GitServerInfo:
         )
 
 
+_SERVER = Server("gitserver-sshd", "gitserver.json", GitServerInfo, lambda info: info.port)
+
+
 def start(state_dir: Path) -> GitServerInfo:
     """Start the git server of STATE_DIR (creating user, keys and repository when missing); reuse a running one."""
     state_dir = state_dir.resolve()
-    previous = load_info(state_dir / _INFO_FILE, GitServerInfo)
-    if previous is not None and daemon_running(_DAEMON, state_dir):
+    previous = _SERVER.recorded(state_dir)
+    if previous is not None and _SERVER.running(state_dir):
         return previous
-    stop_daemon(_DAEMON, state_dir)
+    _SERVER.stop(state_dir)
     _check_tools()
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
@@ -109,7 +99,7 @@ def start(state_dir: Path) -> GitServerInfo:
         _create_repository(repo, _ssh.public_line(admin_key))
     _chown_tree(home, user)
 
-    port = previous.port if previous is not None and port_free(previous.port) else free_port()
+    port = _SERVER.port_again(previous)
     known_hosts = state_dir / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {_ssh.public_line(host_key)}\n")
     config = state_dir / "sshd_config"
@@ -131,19 +121,17 @@ def start(state_dir: Path) -> GitServerInfo:
         private_key=str(deploy_key),
         known_hosts=str(known_hosts),
     )
-    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info), indent=2))
+    _SERVER.record(state_dir, info)
 
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege-separation directory
     argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _ENTER]
-    start_daemon(_DAEMON, [*argv, str(home), user.pw_dir, SSHD, str(config)], state_dir)
-    with stopped_on_failure(_DAEMON, state_dir):
-        wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
+    _SERVER.launch(state_dir, [*argv, str(home), user.pw_dir, SSHD, str(config)], port, _START_TIMEOUT)
     return info
 
 
 def stop(state_dir: Path) -> None:
     """Stop the git server of STATE_DIR; its repository and keys stay for the next start."""
-    stop_daemon(_DAEMON, state_dir.resolve())
+    _SERVER.stop(state_dir)
 
 
 def _check_tools() -> None:

@@ -19,7 +19,15 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from sandbox._process import SandboxError, daemon_running, free_port, start_daemon, stop_daemon
+from sandbox._process import (
+    SandboxError,
+    daemon_log,
+    daemon_running,
+    free_port,
+    log_tail,
+    start_daemon,
+    stop_daemon,
+)
 
 __all__ = ["DEFAULT_ZONES", "DnsInfo", "start", "stop"]
 
@@ -210,5 +218,4 @@ def _wait_until_serving(info: DnsInfo, state_dir: Path, timeout: float) -> None:
 
 
 def _log_tail(state_dir: Path) -> str:
-    log = state_dir / f"{_DAEMON}.log"
-    return log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    return log_tail(daemon_log(_DAEMON, state_dir))

@@ -7,26 +7,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox._process import (
-    SandboxError,
-    daemon_running,
-    free_port,
-    load_info,
-    port_free,
-    save_info,
-    start_daemon,
-    stop_daemon,
-    stopped_on_failure,
-    wait_for_port,
-    write_private,
-)
+from sandbox._process import SandboxError, write_private
+from sandbox._server import Server
 
 __all__ = ["SERVER_NAME", "IrcInfo", "restart", "start", "stop"]
 
 SERVER_NAME = "irc.sandbox.test"  # ngIRCd refuses a server name without a dot
 _SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
-_DAEMON = "ngircd"
-_INFO_FILE = "irc.json"
 _START_TIMEOUT = 10.0
 
 
@@ -39,31 +26,30 @@ class IrcInfo:
     server_name: str
 
 
+_SERVER = Server("ngircd", "irc.json", IrcInfo, lambda info: info.port)
+
+
 def start(state_dir: Path) -> IrcInfo:
     """Start ngIRCd with its config under STATE_DIR, on the port it had before if that is free.
 
     If the server of STATE_DIR still runs, its IrcInfo is returned as is.
     """
     state_dir = state_dir.resolve()
-    previous = load_info(state_dir / _INFO_FILE, IrcInfo)
-    if previous is not None and daemon_running(_DAEMON, state_dir):
+    previous = _SERVER.recorded(state_dir)
+    if previous is not None and _SERVER.running(state_dir):
         return previous
-    port = previous.port if previous is not None and port_free(previous.port) else free_port()
-    return _start_on(state_dir, port)
+    return _start_on(state_dir, _SERVER.port_again(previous))
 
 
 def stop(state_dir: Path) -> None:
     """Stop the ngIRCd of STATE_DIR; every client is disconnected."""
-    stop_daemon(_DAEMON, state_dir.resolve())
+    _SERVER.stop(state_dir)
 
 
 def restart(state_dir: Path) -> IrcInfo:
     """Stop and start the ngIRCd of STATE_DIR on the same port, so that clients can reconnect to it."""
     state_dir = state_dir.resolve()
-    previous = load_info(state_dir / _INFO_FILE, IrcInfo)
-    if previous is None:
-        raise SandboxError(f"no IRC server was started in {state_dir}")
-    stop(state_dir)
+    previous = _SERVER.stop_for_restart(state_dir, "IRC server")
     return _start_on(state_dir, previous.port)
 
 
@@ -78,13 +64,11 @@ def _start_on(state_dir: Path, port: int) -> IrcInfo:
     write_private(state_dir / "ngircd.motd", "jarvis sandbox IRC server: for tests only.\n")
     # ngIRCd reads both files as root, before it drops to nobody.
     write_private(conf, _config(state_dir, info))
-    save_info(state_dir / _INFO_FILE, info)
+    _SERVER.record(state_dir, info)
 
     # -n keeps it in the foreground (pid known, log to start_daemon's file); no PidFile: as nobody it
     # could not write one in STATE_DIR.
-    start_daemon(_DAEMON, [binary, "-n", "-f", str(conf)], state_dir)
-    with stopped_on_failure(_DAEMON, state_dir):
-        wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
+    _SERVER.launch(state_dir, [binary, "-n", "-f", str(conf)], port, _START_TIMEOUT)
     return info
 
 

@@ -17,26 +17,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sandbox._process import (
-    SandboxError,
-    daemon_running,
-    free_port,
-    load_info,
-    port_free,
-    save_info,
-    start_daemon,
-    stop_daemon,
-    stopped_on_failure,
-    wait_for_port,
-    write_private,
-)
+from sandbox._process import SandboxError, write_private
+from sandbox._server import Server
 
 __all__ = ["DOMAIN", "MUC_DOMAIN", "XmppInfo", "restart", "start", "stop"]
 
 DOMAIN = "sandbox.test"
 MUC_DOMAIN = f"conference.{DOMAIN}"
-_DAEMON = "prosody"
-_INFO_FILE = "xmpp.json"
 _START_TIMEOUT = 15.0
 _USER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -60,6 +47,9 @@ class XmppInfo:
         return f"{name}@{self.muc_domain}"
 
 
+_SERVER = Server("prosody", "xmpp.json", XmppInfo, lambda info: info.port)
+
+
 def start(state_dir: Path, users: dict[str, str]) -> XmppInfo:
     """Start Prosody with its config, data and log in STATE_DIR and register USERS (name → password).
 
@@ -75,39 +65,34 @@ def start(state_dir: Path, users: dict[str, str]) -> XmppInfo:
     state_dir.chmod(0o700)
     conf = state_dir / "prosody.cfg.lua"
 
-    previous = load_info(state_dir / _INFO_FILE, XmppInfo)
-    if previous is not None and daemon_running(_DAEMON, state_dir):
+    previous = _SERVER.recorded(state_dir)
+    if previous is not None and _SERVER.running(state_dir):
         info = XmppInfo(**{**asdict(previous), "passwords": {**previous.passwords, **users}})
         _register(prosodyctl, conf, info.domain, users)
-        save_info(state_dir / _INFO_FILE, info)
+        _SERVER.record(state_dir, info)
         return info
 
-    port = previous.port if previous is not None and port_free(previous.port) else free_port()
+    port = _SERVER.port_again(previous)
     passwords = {**(previous.passwords if previous else {}), **users}
     info = XmppInfo("127.0.0.1", port, DOMAIN, MUC_DOMAIN, passwords)
     _write_config(conf, state_dir, info)
     _register(prosodyctl, conf, info.domain, passwords)
-    save_info(state_dir / _INFO_FILE, info)
+    _SERVER.record(state_dir, info)
 
-    start_daemon(_DAEMON, [prosody, "--config", str(conf), "-F"], state_dir)
-    with stopped_on_failure(_DAEMON, state_dir):
-        wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
-        _wait_until_serving(info, state_dir)
+    argv = [prosody, "--config", str(conf), "-F"]
+    _SERVER.launch(state_dir, argv, port, _START_TIMEOUT, ready=lambda: _wait_until_serving(info, state_dir))
     return info
 
 
 def stop(state_dir: Path) -> None:
     """Stop the Prosody started in STATE_DIR; its config, accounts and port stay for a later start."""
-    stop_daemon(_DAEMON, state_dir.resolve())
+    _SERVER.stop(state_dir)
 
 
 def restart(state_dir: Path) -> XmppInfo:
     """Stop and start the Prosody of STATE_DIR again, with the same port and users (rooms are gone)."""
     state_dir = state_dir.resolve()
-    previous = load_info(state_dir / _INFO_FILE, XmppInfo)
-    if previous is None:
-        raise SandboxError(f"no sandbox Prosody was started in {state_dir}")
-    stop(state_dir)
+    previous = _SERVER.stop_for_restart(state_dir, "sandbox Prosody")
     info = start(state_dir, {})
     if info.port != previous.port:
         raise SandboxError(f"Prosody came back on port {info.port}, not {previous.port}: something took the port")
@@ -199,6 +184,6 @@ def _wait_until_serving(info: XmppInfo, state_dir: Path) -> None:
             if b"PLAIN" in received:
                 return
         time.sleep(0.05)
-    log = state_dir / f"{_DAEMON}.log"
-    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-    raise SandboxError(f"Prosody on {info.host}:{info.port} does not serve {info.domain}\n{tail}")
+    raise SandboxError(
+        f"Prosody on {info.host}:{info.port} does not serve {info.domain}\n{_SERVER.log_tail(state_dir)}"
+    )

@@ -14,25 +14,13 @@ from pathlib import Path
 import ldap3
 from ldap3.core.exceptions import LDAPException
 
-from sandbox._process import (
-    SandboxError,
-    daemon_running,
-    free_port,
-    load_info,
-    port_free,
-    save_info,
-    start_daemon,
-    stop_daemon,
-    stopped_on_failure,
-    wait_for_port,
-)
+from sandbox._process import SandboxError
+from sandbox._server import Server
 
 __all__ = ["SCHEMA", "LdapInfo", "start", "stop"]
 
 SCHEMA = Path(__file__).resolve().parents[1] / "collections/ansible_collections/jarvis/deploy/docs/ldap/jarvis.schema"
 _SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
-_DAEMON = "slapd"
-_INFO_FILE = "ldap.json"
 _START_TIMEOUT = 15.0
 
 
@@ -47,6 +35,15 @@ class LdapInfo:
     bind_password: str
 
 
+def _port_of(info: LdapInfo) -> int | None:
+    with contextlib.suppress(ValueError):
+        return int(info.uri.rsplit(":", 1)[1])
+    return None
+
+
+_SERVER = Server("slapd", "ldap.json", LdapInfo, _port_of)
+
+
 def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
     """Start slapd with its config and data in STATE_DIR, creating the base, ou=Hosts and ou=People.
 
@@ -59,16 +56,14 @@ def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
 
-    previous = load_info(state_dir / _INFO_FILE, LdapInfo)
+    previous = _SERVER.recorded(state_dir)
     if previous is not None and previous.base_dn != base_dn:
         raise SandboxError(f"{state_dir} holds a directory for {previous.base_dn}, not {base_dn}")
-    if previous is not None and daemon_running(_DAEMON, state_dir):
+    if previous is not None and _SERVER.running(state_dir):
         return previous
 
     password = previous.bind_password if previous else secrets.token_urlsafe(24)
-    port = _previous_port(previous)
-    if port is None or not port_free(port):
-        port = free_port()
+    port = _SERVER.port_again(previous)
     info = LdapInfo(
         uri=f"ldap://127.0.0.1:{port}",
         base_dn=base_dn,
@@ -77,18 +72,16 @@ def start(state_dir: Path, base_dn: str = "dc=websages,dc=com") -> LdapInfo:
         bind_password=password,
     )
     conf = _write_config(state_dir, info, _hash_password(slappasswd, password, state_dir))
-    save_info(state_dir / _INFO_FILE, info)
+    _SERVER.record(state_dir, info)
 
-    start_daemon(_DAEMON, [slapd, "-f", str(conf), "-h", f"{info.uri}/", "-d", "0"], state_dir)
-    with stopped_on_failure(_DAEMON, state_dir):
-        wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
-        _add_base_entries(info)
+    argv = [slapd, "-f", str(conf), "-h", f"{info.uri}/", "-d", "0"]
+    _SERVER.launch(state_dir, argv, port, _START_TIMEOUT, ready=lambda: _add_base_entries(info))
     return info
 
 
 def stop(state_dir: Path) -> None:
     """Stop the slapd started in STATE_DIR (its data stays for a later start)."""
-    stop_daemon(_DAEMON, state_dir.resolve())
+    _SERVER.stop(state_dir)
 
 
 def _find_binary(name: str) -> str:
@@ -187,11 +180,3 @@ def _add_base_entries(info: LdapInfo) -> None:
             raise SandboxError(f"cannot add {dn}: {conn.result['description']} {conn.result['message']}")
     finally:
         conn.unbind()
-
-
-def _previous_port(info: LdapInfo | None) -> int | None:
-    if info is None:
-        return None
-    with contextlib.suppress(ValueError):
-        return int(info.uri.rsplit(":", 1)[1])
-    return None

@@ -13,24 +13,19 @@ A host's root logs in with the keys in the VM's ``extraConfig`` key ``guestinfo.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import hashlib
 import http.client
-import json
 import logging
 import os
 import secrets
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +35,9 @@ from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from sandbox import _provider, hosts
-from sandbox._process import (
-    SandboxError,
-    free_port,
-    start_python_daemon,
-    wait_for_port,
-    write_private,
-)
+from sandbox import hosts
+from sandbox._process import SandboxError, wait_for_port
+from sandbox._provider import HostNetwork, Provider, become_daemon, container_name, reconcile_until
 
 __all__ = ["AUTHORIZED_KEYS_KEY", "TEMPLATE", "VsphereInfo", "build_simulator", "main", "start", "stop"]
 
@@ -60,9 +50,8 @@ TEMPLATE = "debian-12-template"
 AUTHORIZED_KEYS_KEY = "guestinfo.jarvis.authorized_keys"
 USERNAME = "administrator@vsphere.local"
 _TEMPLATE_SOURCE = "DC0_C0_RP0_VM0"
-_DAEMON = "vsphere"
-_INFO_FILE = "vsphere.json"
 _RECONCILE_EVERY = 0.25
+_API_ERRORS = (vmodl.MethodFault, OSError, http.client.HTTPException)
 # What the reconciler reads of every VM in one property collector call per pass.
 _VM_PROPERTIES = [
     "name",
@@ -114,74 +103,70 @@ class VsphereInfo:
 
     def container_name(self, vm_id: str) -> str:
         """The podman container that plays the VM whose managed object ID is VM_ID (e.g. vm-57)."""
-        return _container_name(self.prefix, vm_id)
+        return container_name(self.prefix, vm_id)
+
+
+_PROVIDER = Provider(
+    daemon="vsphere",
+    module="sandbox.vsphere",
+    info_file="vsphere.json",
+    info_type=VsphereInfo,
+    port_of=lambda info: info.port,
+    title="the sandbox vCenter",
+    network_key="podman_network",
+)
 
 
 def start(state_dir: Path, prefix: str, timeout: float = 60.0) -> VsphereInfo:
     """Start the simulator + reconciler with state under STATE_DIR, containers named PREFIX-<vm id>.
 
-    Reuses a sandbox vCenter already running there with the same prefix. Builds the host image and
-    the simulator first if this machine has none (about a minute, and ten seconds, once).
+    Reuses a sandbox vCenter already running there with the same prefix. Builds the simulator and
+    the host image first if this machine has none (ten seconds, and about a minute, once).
     """
     state_dir = state_dir.resolve()
-    running = _running_info(state_dir)
-    if running is not None and running.prefix == prefix:
+    running = _PROVIDER.reuse(state_dir, prefix)
+    if running is not None:
         return running
-    stop(state_dir)
-
-    state_dir.mkdir(parents=True, exist_ok=True)
-    hosts.configure(state_dir)
-    hosts.ensure_image(hosts.DEFAULT_CACHE_DIR)
     binary = build_simulator(hosts.DEFAULT_CACHE_DIR)
-    network = f"{prefix}-net"
-    subnet = hosts.allocate_network(network)
-    # Recorded before anything can fail, so stop() knows what to clean up.
-    write_private(state_dir / _INFO_FILE, json.dumps({"prefix": prefix, "podman_network": network}))
-
-    port = free_port()
+    network = _PROVIDER.new_hosts(state_dir, prefix)
     password = secrets.token_urlsafe(18)
-    args = ["--binary", str(binary), "--port", str(port), "--state-dir", str(state_dir)]
-    args += ["--network", network, "--subnet", str(subnet), "--prefix", prefix]
-    # The login goes through the environment: a command line is visible to every user.
-    start_python_daemon(_DAEMON, "sandbox.vsphere", args, state_dir, env=_login_env(USERNAME, password))
-    try:
-        wait_for_port(port, timeout, log=state_dir / f"{_DAEMON}.log")
-        info = VsphereInfo(
-            host="127.0.0.1",
-            port=port,
-            username=USERNAME,
-            password=password,
-            datacenter=DATACENTER,
-            cluster=CLUSTER,
-            datastore=DATASTORE,
-            network=PORTGROUP,
-            template=TEMPLATE,
-            podman_network=network,
-            subnet=str(subnet),
-            gateway=str(subnet.network_address + 1),
-            prefix=prefix,
-        )
-        with _connection(info.host, info.port, info.username, info.password) as content:
-            _create_template(content)
-    except (SandboxError, vmodl.MethodFault, OSError, http.client.HTTPException) as exc:
-        stop(state_dir)
-        raise SandboxError(f"the sandbox vCenter did not come up: {exc}") from exc
-    write_private(state_dir / _INFO_FILE, json.dumps(asdict(info)))
-    return info
+    return _PROVIDER.launch(
+        state_dir,
+        network,
+        functools.partial(_create_world, network, password),
+        timeout,
+        args=["--binary", str(binary)],
+        # The login goes through the environment: a command line is visible to every user.
+        env=_login_env(USERNAME, password),
+        errors=_API_ERRORS,
+    )
 
 
 def stop(state_dir: Path) -> None:
     """Stop the daemon in STATE_DIR, then remove every host container it made and its network."""
-    _provider.tear_down(state_dir, _DAEMON, _INFO_FILE, network_key="podman_network")
+    _PROVIDER.stop(state_dir)
 
 
-def _running_info(state_dir: Path) -> VsphereInfo | None:
-    """The VsphereInfo of a sandbox vCenter already running in STATE_DIR, if it still answers."""
-    return _provider.running_info(state_dir, _DAEMON, _INFO_FILE, VsphereInfo, lambda info: info.port)
-
-
-def _container_name(prefix: str, vm_id: str) -> str:
-    return f"{prefix}-{vm_id}"
+def _create_world(network: HostNetwork, password: str, port: int) -> VsphereInfo:
+    """The simulator's login and inventory, with the template deployments clone added to it."""
+    info = VsphereInfo(
+        host="127.0.0.1",
+        port=port,
+        username=USERNAME,
+        password=password,
+        datacenter=DATACENTER,
+        cluster=CLUSTER,
+        datastore=DATASTORE,
+        network=PORTGROUP,
+        template=TEMPLATE,
+        podman_network=network.name,
+        subnet=str(network.subnet),
+        gateway=network.gateway,
+        prefix=network.prefix,
+    )
+    with _connection(info.host, info.port, info.username, info.password) as content:
+        _create_template(content)
+    return info
 
 
 def _login_env(username: str, password: str) -> dict[str, str]:
@@ -331,7 +316,7 @@ def _prepare_gopath(work: Path) -> Path:
 class Reconciler(hosts.HostReconciler):
     """Makes the podman containers PREFIX-<vm id> follow the simulator's VMs, one pass at a time."""
 
-    errors = (SandboxError, vmodl.MethodFault, OSError, http.client.HTTPException)
+    errors = (SandboxError, *_API_ERRORS)
 
     def __init__(self, connect: Callable[[], vim.ServiceInstance], network: str, subnet: str, prefix: str) -> None:
         super().__init__(subnet, prefix)
@@ -355,7 +340,7 @@ class Reconciler(hosts.HostReconciler):
         for vm_id, props in vms.items():
             if props.get("config.template"):
                 continue
-            name = _container_name(self.prefix, vm_id)
+            name = container_name(self.prefix, vm_id)
             if props.get("runtime.powerState") != "poweredOn":
                 wanted[name] = hosts.WantedHost("stopped", _never)
             elif self.usable_ip(vm_id, props.get("guest.ipAddress")):
@@ -422,21 +407,11 @@ def _never() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the simulator on 127.0.0.1:PORT and keep the podman hosts in step until SIGTERM."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox.vsphere", description=main.__doc__)
-    parser.add_argument("--binary", type=Path, required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--network", required=True)
-    parser.add_argument("--subnet", required=True)
-    parser.add_argument("--prefix", required=True)
+    parser = _PROVIDER.arguments(main.__doc__)
+    parser.add_argument("--binary", type=Path, required=True, help="the simulator build_simulator() made")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     username, password = os.environ["VCSIM_USERNAME"], os.environ["VCSIM_PASSWORD"]
-
-    hosts.configure(args.state_dir)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = become_daemon(args.state_dir)
 
     # The simulator's datastores are directories under $TMPDIR: keep them in the state directory.
     tmp = args.state_dir / "vcsim-tmp"
@@ -462,12 +437,7 @@ def main(argv: list[str] | None = None) -> None:
             args.prefix,
             args.network,
         )
-        while not stopping.is_set() and simulator.poll() is None:
-            try:
-                reconciler.once()
-            except Reconciler.errors as exc:
-                log.error("reconcile pass failed: %s", exc)
-            stopping.wait(_RECONCILE_EVERY)
+        reconcile_until(stopping, reconciler, _RECONCILE_EVERY, api_alive=lambda: simulator.poll() is None)
         if simulator.poll() is not None:
             log.error("the simulator exited with status %s", simulator.returncode)
     finally:

@@ -20,24 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import _ssh
-from sandbox._process import (
-    SandboxError,
-    daemon_running,
-    free_port,
-    load_info,
-    port_free,
-    save_info,
-    start_daemon,
-    stop_daemon,
-    stopped_on_failure,
-    wait_for_port,
-)
+from sandbox._process import SandboxError
+from sandbox._server import Server
 
 __all__ = ["WorkerInfo", "start", "stop"]
 
 SSHD = "/usr/sbin/sshd"
-_DAEMON = "worker-sshd"
-_INFO_FILE = "worker.json"
 _START_TIMEOUT = 10.0
 
 
@@ -69,6 +57,9 @@ class WorkerInfo:
         }
 
 
+_SERVER = Server("worker-sshd", "worker.json", WorkerInfo, lambda info: info.port)
+
+
 def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
     """Start the worker's sshd in STATE_DIR (keys made once); reuse it when it runs already.
 
@@ -76,10 +67,10 @@ def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
     default the worker makes its own.
     """
     state_dir = state_dir.resolve()
-    previous = load_info(state_dir / _INFO_FILE, WorkerInfo)
-    if previous is not None and daemon_running(_DAEMON, state_dir):
+    previous = _SERVER.recorded(state_dir)
+    if previous is not None and _SERVER.running(state_dir):
         return previous
-    stop_daemon(_DAEMON, state_dir)
+    _SERVER.stop(state_dir)
     if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None or shutil.which("ssh") is None:
         raise SandboxError("OpenSSH is not installed: apt-get install openssh-server openssh-client")
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +82,7 @@ def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
     work_dir = state_dir / "jobs"
     work_dir.mkdir(exist_ok=True, mode=0o700)
 
-    port = previous.port if previous is not None and port_free(previous.port) else free_port()
+    port = _SERVER.port_again(previous)
     known_hosts = state_dir / "known_hosts"
     known_hosts.write_text(f"[127.0.0.1]:{port} {_ssh.public_line(host_key)}\n")
     bin_dir = Path(sys.executable).parent
@@ -111,15 +102,13 @@ def start(state_dir: Path, client_key: Path | None = None) -> WorkerInfo:
         python=sys.executable,
         work_dir=str(work_dir),
     )
-    save_info(state_dir / _INFO_FILE, info)
+    _SERVER.record(state_dir, info)
 
     Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege-separation directory
-    start_daemon(_DAEMON, [SSHD, "-D", "-e", "-f", str(config)], state_dir)
-    with stopped_on_failure(_DAEMON, state_dir):
-        wait_for_port(port, _START_TIMEOUT, log=state_dir / f"{_DAEMON}.log")
+    _SERVER.launch(state_dir, [SSHD, "-D", "-e", "-f", str(config)], port, _START_TIMEOUT)
     return info
 
 
 def stop(state_dir: Path) -> None:
     """Stop the worker's sshd; keys stay for the next start."""
-    stop_daemon(_DAEMON, state_dir.resolve())
+    _SERVER.stop(state_dir)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sandbox import hosts
 from sandbox._process import SandboxError
+from sandbox._provider import container_name
 from sandbox.linode._answers import Json
 from sandbox.linode._events import EventLog
 from sandbox.linode._model import Linode, now
@@ -21,11 +22,6 @@ TRANSIENT_STATUSES = frozenset(
 )
 
 log = logging.getLogger(__name__)
-
-
-def container_name(prefix: str, linode_id: int) -> str:
-    """The podman container that plays Linode LINODE_ID."""
-    return f"{prefix}-{linode_id}"
 
 
 @dataclass(frozen=True)
