@@ -56,9 +56,6 @@ def bench_store(tmp: Path) -> None:
     print(f"store status reads: {200 / (time.perf_counter() - start):,.0f}/s")
 
 
-STAGES_SHOWN = ("credentials", "instance", "address", "ssh", "dns", "cmdb", "gitosis", "ready")
-
-
 def deploy_once(runner_of: Any, store: DeploymentStore, design: Any, label: str) -> tuple[float, int]:
     """Deploy DESIGN once; print its wall time, peak memory and per-stage medians; (seconds, peak PSS)."""
     with PeakMemory() as memory:
@@ -72,7 +69,7 @@ def deploy_once(runner_of: Any, store: DeploymentStore, design: Any, label: str)
         f"{label}: {len(results)} hosts in {total:.1f}s, {ready} ready;"
         f" peak memory of jarvis+ansible RSS {memory.rss / 2**20:,.0f} MiB, PSS {memory.pss / 2**20:,.0f} MiB"
     )
-    for stage in STAGES_SHOWN:
+    for stage in (known.id for known in deploy_stages()):
         times = [s.elapsed for h in results for s in h.stages if s.stage == stage and s.elapsed is not None]
         if times:
             print(f"  {stage:<12} median {statistics.median(times):.2f}s  max {max(times):.2f}s")

@@ -8,6 +8,7 @@ jarvis:fqdn=<fqdn> instead, which counts as their mark.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 
 from ansible_collections.jarvis.deploy.plugins.module_utils._hostnames import owner_identity
@@ -39,6 +40,19 @@ LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 SETTLES_INTO = {"pending": "running", "stopping": "stopped", "shutting-down": "terminated"}
 # verb: (the state it leads to, -ing form, past form)
 _POWER = {"start": ("running", "starting", "started"), "stop": ("stopped", "stopping", "stopped")}
+
+
+def prepare():
+    """Load what every EC2 client of this process shares (service model, endpoint rules) once, ahead of time.
+
+    The controller's action plugin calls it when Ansible's strategy loads the action, before forking the
+    workers that run the tasks: each worker then builds its client from what is loaded (tens of ms) instead
+    of parsing the EC2 model again (about half a second of CPU per task). No request is sent.
+    """
+    if BOTO3_IMPORT_ERROR is not None:
+        return
+    with contextlib.suppress(Exception):  # only a head start: the task itself reports what is wrong
+        boto3.client("ec2", region_name="us-east-1", aws_access_key_id="prepare", aws_secret_access_key="prepare")
 
 
 class Ec2Error(Exception):
