@@ -271,13 +271,14 @@ def _status(args: argparse.Namespace) -> int:
     for interrupted in reap(store, config.home, config.lease_seconds):
         for line in interrupted.lines():
             print(line, file=sys.stderr)
+    orchestrator = Orchestrator(config, store)
     if args.host:
-        host = store.host_status(args.host.lower())
+        host = orchestrator.host_status(args.host.lower())
         if host is None:
             raise DeploymentError(f"no deployment of {args.host!r} is recorded in {config.store_path}")
         hosts = [host]
     else:
-        hosts = store.active_hosts()
+        hosts = orchestrator.active_hosts()
     if args.json:
         payload = hosts[0].as_dict() if args.host else [host.as_dict() for host in hosts]
         print(json.dumps(payload, indent=2))

@@ -35,6 +35,7 @@ from orchestrator.config_models import NULL_IS_DEFAULT, NullIsDefault, Section, 
 from orchestrator.credentials import CREDENTIAL_ENV, SECRET_KEYS
 from orchestrator.design import DesignPolicy
 from orchestrator.errors import ConfigError
+from orchestrator.run_slots import default_parallel_runs
 
 __all__ = ["EXECUTOR_TYPES", "Config", "config_path", "default_home", "load_config"]
 
@@ -73,6 +74,8 @@ class Config:
     # How long a deployment's owner on another machine may go without renewing its lease before any
     # jarvis process counts it as gone (on the owner's own machine the process itself is looked at).
     lease_seconds: float = 60.0
+    # How many deployments' playbooks run on this machine at once; more wait, queued (orchestrator.run_slots).
+    parallel_runs: int = field(default_factory=default_parallel_runs)
     path: Path | None = None
 
     @property
@@ -269,6 +272,9 @@ class ConfigFile(Section):
     lease_seconds: Annotated[
         float, Field(ge=5, le=3600), otherwise("must be a number of seconds from 5 to 3600 (got {value!r})")
     ] = _default("lease_seconds")
+    parallel_runs: Annotated[
+        int, Field(ge=1, le=256), otherwise("must be a whole number of runs from 1 to 256 (got {value!r})")
+    ] = _default("parallel_runs")
 
 
 # --- reading the file ---------------------------------------------------------------------------------
@@ -308,6 +314,7 @@ def load_config(explicit: str | None = None) -> Config:
         executor=_executor(read.executor),
         cli_admins=list(read.cli_admins),
         lease_seconds=read.lease_seconds,
+        parallel_runs=read.parallel_runs,
         path=path,
     )
     if read.home and not os.environ.get("JARVIS_HOME"):

@@ -67,7 +67,7 @@ class LocalExecutor:
     they never land in its artifacts.
     """
 
-    host_cancel = True  # the playbook runs here: it sees the cancel flags in the run's private data dir
+    runs_here = True  # see orchestrator.job.Executor
 
     def __init__(self, secrets_dir: Path) -> None:
         self.secrets_dir = secrets_dir

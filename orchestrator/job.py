@@ -64,8 +64,10 @@ class Job:
 
 
 class Executor(Protocol):
-    """Runs a job. An executor whose playbook sees this machine's files says so with a class attribute
-    ``host_cancel = True``: one host of its runs can then be canceled alone (see render.cancel_check)."""
+    """Runs a job. An executor whose playbook runs on this machine says so with a class attribute
+    ``runs_here = True``: its playbook sees this machine's files, so one host of its runs can be canceled alone
+    (see render.cancel_check), and its runs share this machine's cores, so they wait for a run slot
+    (see orchestrator.run_slots)."""
 
     def execute(self, job: Job, on_event: EventHandler, canceled: CancelCheck) -> str:
         """Run JOB, calling ON_EVENT for every task event in order; return the final status

@@ -44,6 +44,7 @@ class HostStatus:
     stages: list[StageStatus]
     design_digest: str | None = None  # the pinned design of the deployment (None: recorded before pinning)
     design_source: str | None = None
+    queued: int = 0  # a pending host's place in line for a run slot (1: next; see orchestrator.run_slots), or 0
 
     @property
     def elapsed(self) -> float | None:
@@ -62,6 +63,7 @@ class HostStatus:
             "fqdn": self.fqdn,
             "provider": self.provider,
             "state": self.state,
+            "queued": self.queued,
             "stage": self.stage,
             "reason": self.reason,
             "started_at": self.started_at,

@@ -76,6 +76,11 @@ def plan_report(host: HostStatus) -> str:
     return "\n".join(lines)
 
 
+def queued_text(place: int) -> str:
+    """What a deployment waiting for a run slot is (orchestrator.run_slots), at PLACE in line."""
+    return "queued, next for a run slot" if place == 1 else f"queued, number {place} in line for a run slot"
+
+
 def status_text(host: HostStatus) -> str:
     """``jarvis status loki``: the state, the current or failed stage, and every stage's timing."""
     if host.state == "running":
@@ -87,6 +92,8 @@ def status_text(host: HostStatus) -> str:
             f"{host.hostname}: interrupted at stage {host.stage or 'pending'}: {host.reason} "
             f"('jarvis resume {host.hostname}')"
         )
+    elif host.queued:
+        head = f"{host.hostname}: {queued_text(host.queued)}"
     else:
         head = f"{host.hostname}: {host.state}"
     lines = [

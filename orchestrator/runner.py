@@ -38,6 +38,8 @@ from orchestrator.store import DeploymentStore
 
 log = logging.getLogger("jarvis.runner")
 RESUMABLE = ("failed", "canceled", "interrupted")
+SLOT_POLL = 0.25  # seconds between two looks at the run slots while a deployment is queued
+REAP_WHILE_QUEUED = 5.0  # seconds between two looks for dead owners (whose slots free) while queued
 
 
 def make_redactor(secrets: Iterable[str], found: Callable[[], Iterable[str]] | None = None) -> Redactor:
@@ -247,7 +249,8 @@ class DeploymentRunner:
         if not self.store.claim(deployment_id, this_process()):
             raise DeploymentError(f"deployment {deployment_id} is {record['state']} already: it does not run again")
         self.heartbeat.start()
-        self.store.set_deployment_state(deployment_id, "running")
+        if not self.runs_here:
+            self.store.set_deployment_state(deployment_id, "running")
         running = RunningDeployment(deployment_id, names)
         tracker = StageTracker(self.store, deployment_id, names, self.redact, listener, kind=record["kind"])
         thread = threading.Thread(
@@ -265,36 +268,11 @@ class DeploymentRunner:
         record: dict[str, Any],
         tracker: StageTracker,
     ) -> None:
-        hosts: list[dict[str, Any]] = record["hosts"]
-        kind, requested_by = record["kind"], record["requested_by"]
         try:
-            scrub_environment()
-            private_dir = self.config.runs_dir / running.id
-            private_dir.mkdir(parents=True, mode=0o700)
-            site_vars = {
-                **self.config.site_vars(),
-                "jarvis_deployed_by": requested_by,
-                "jarvis_deployment_id": running.id,
-            }
-            cancel_dir = None
-            if getattr(self.executor, "host_cancel", False):  # the playbook sees this machine's files
-                cancel_dir = private_dir / "cancel"
-                cancel_dir.mkdir(mode=0o700)
-                site_vars["jarvis_cancel_dir"] = str(cancel_dir)
-            job = Job(
-                private_dir=private_dir,
-                ident=running.id,
-                kind=kind,
-                hosts=hosts,
-                stages=_resumed_stages(kind, record["options"].get("from_stage")),
-                site_vars=site_vars,
-                host_vars=self._host_vars(kind, hosts, record["options"]),
-                credentials=self.config.credentials,
-                envvars=self._envvars(),
-                forks=max(1, min(len(hosts), 50)),
-            )
-            canceled = _cancel_check(running, self.store, _host_canceler(tracker, cancel_dir) if cancel_dir else None)
-            status = self.executor.execute(job, tracker.handle, canceled)
+            if self.runs_here and not self._wait_for_slot(running):
+                status = "canceled"  # while it waited for a run slot: nothing of it ran
+            else:
+                status = self._execute(running, record, tracker)
         except Exception as exc:  # noqa: BLE001 - whatever broke, the deployment must end recorded
             status = "failed"
             tracker.abort(self.redact(f"jarvis could not run: {exc}"))
@@ -303,6 +281,57 @@ class DeploymentRunner:
         self.store.set_deployment_state(running.id, _deployment_state(status, running.id, self.store))
         running.status = status
         running._done.set()
+
+    def _execute(self, running: RunningDeployment, record: dict[str, Any], tracker: StageTracker) -> str:
+        """Run the recorded deployment's playbook through the executor; its final status."""
+        hosts: list[dict[str, Any]] = record["hosts"]
+        kind, requested_by = record["kind"], record["requested_by"]
+        scrub_environment()
+        private_dir = self.config.runs_dir / running.id
+        private_dir.mkdir(parents=True, mode=0o700)
+        site_vars = {
+            **self.config.site_vars(),
+            "jarvis_deployed_by": requested_by,
+            "jarvis_deployment_id": running.id,
+        }
+        cancel_dir = None
+        if self.runs_here:  # the playbook runs here, so it sees the cancel flags in this machine's files
+            cancel_dir = private_dir / "cancel"
+            cancel_dir.mkdir(mode=0o700)
+            site_vars["jarvis_cancel_dir"] = str(cancel_dir)
+        job = Job(
+            private_dir=private_dir,
+            ident=running.id,
+            kind=kind,
+            hosts=hosts,
+            stages=_resumed_stages(kind, record["options"].get("from_stage")),
+            site_vars=site_vars,
+            host_vars=self._host_vars(kind, hosts, record["options"]),
+            credentials=self.config.credentials,
+            envvars=self._envvars(),
+            forks=max(1, min(len(hosts), 50)),
+        )
+        canceled = _cancel_check(running, self.store, _host_canceler(tracker, cancel_dir) if cancel_dir else None)
+        return self.executor.execute(job, tracker.handle, canceled)
+
+    @property
+    def runs_here(self) -> bool:
+        """Whether this runner's playbooks run on this machine (see orchestrator.job.Executor)."""
+        return bool(getattr(self.executor, "runs_here", False))
+
+    def _wait_for_slot(self, running: RunningDeployment) -> bool:
+        """Wait until RUNNING may start (orchestrator.run_slots): True; False if it was canceled meanwhile.
+
+        While it waits, deployments whose owner died are looked for now and then: a dead owner's slot frees.
+        """
+        limit, last_reap = self.config.parallel_runs, time.monotonic()
+        while self.store.take_run_slot(running.id, limit):
+            if running._cancel.wait(SLOT_POLL) or self.store.cancel_requested(running.id):
+                return False
+            if time.monotonic() - last_reap >= REAP_WHILE_QUEUED:
+                self.reap()
+                last_reap = time.monotonic()
+        return True
 
     def _host_vars(self, kind: str, hosts: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Per-host variables: the CMDB facts, confirmation and adoption production_check reads; a resume's

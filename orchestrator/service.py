@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from orchestrator import worker
@@ -76,7 +77,7 @@ class Orchestrator:
             for host in self.store.deployment_hosts(deployment_id)
             if host.hostname != hostname and host.state in ("pending", "running")
         ]
-        if others and not getattr(self.runner.executor, "host_cancel", False):
+        if others and not self.runner.runs_here:
             raise DeploymentError(
                 f"{hostname} shares deployment {deployment_id} with {', '.join(others)}, and the "
                 f"{self.config.executor.get('type', 'configured')} executor cannot stop one host of a run: "
@@ -106,12 +107,20 @@ class Orchestrator:
     # -- what the bot and the CLI read ---------------------------------------------------------------
 
     def host_status(self, hostname: str) -> HostStatus | None:
-        """HOSTNAME's latest deployment, as the status store has it."""
-        return self.store.host_status(hostname)
+        """HOSTNAME's latest deployment, as the status store has it (with its place in line when queued)."""
+        host = self.store.host_status(hostname)
+        return None if host is None else self._in_line(host)
 
     def active_hosts(self) -> list[HostStatus]:
         """Every host of a deployment still pending or running."""
-        return self.store.active_hosts()
+        return [self._in_line(host) for host in self.store.active_hosts()]
+
+    def _in_line(self, host: HostStatus) -> HostStatus:
+        """HOST with its place in line for a run slot, if it is pending on this machine's run slots."""
+        if host.state != "pending" or not self.runner.runs_here:
+            return host
+        place = self.store.queue_position(host.deployment_id, self.config.parallel_runs)
+        return dataclasses.replace(host, queued=place)
 
     def pinned(self, hostname: str) -> tuple[Design, StoredDesign] | None:
         """HOSTNAME alone, as the deployment that last built it ran it (None: nothing built it)."""
@@ -166,7 +175,7 @@ class Orchestrator:
         if not others:
             self.store.request_cancel(deployment_id)
             return f"canceling {hostname} (deployment {deployment_id}) at the next task boundary, in stage {host.stage}"
-        if not getattr(self.runner.executor, "host_cancel", False):
+        if not self.runner.runs_here:
             raise DeploymentError(
                 f"{hostname} shares deployment {deployment_id} with {', '.join(others)}, and the "
                 f"{self.config.executor.get('type', 'configured')} executor cannot stop one host of a run: "

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from orchestrator import locks
+from orchestrator import locks, run_slots
 from orchestrator.chat_records import ChatRecords
 from orchestrator.leases import Owner
 from orchestrator.records import HostStatus, StageStatus, StoredDesign, host_status_of, stored_design_of
@@ -162,6 +162,15 @@ class DeploymentStore(ChatRecords):
             )
             if ended is not None:
                 locks.release(db, deployment_id)
+
+    def take_run_slot(self, deployment_id: str, limit: int) -> int:
+        """Start DEPLOYMENT_ID if one of LIMIT run slots is free and it is next in the queue: 0; else its place."""
+        with self._transaction() as db:
+            return run_slots.take(db, deployment_id, limit)
+
+    def queue_position(self, deployment_id: str, limit: int) -> int:
+        """DEPLOYMENT_ID's place in the queue for a run slot (1: next), or 0 (see orchestrator.run_slots)."""
+        return run_slots.position(self._db, deployment_id, limit)
 
     # -- leases: who runs a deployment (see orchestrator.leases and orchestrator.reaper) ----------
 

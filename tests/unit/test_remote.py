@@ -147,7 +147,7 @@ def test_the_config_picks_the_remote_executor(tmp_path: Path, known_hosts: Path)
     section = {"type": "remote", "host": "worker.example.com", "known_hosts": str(known_hosts)}
     made = make_executor(Config(home=tmp_path, executor=section))
     assert isinstance(made, RemoteExecutor) and made.host == "worker.example.com"
-    assert not getattr(made, "host_cancel", False)  # its playbook does not see this machine's cancel flags
+    assert not getattr(made, "runs_here", False)  # its playbook does not see this machine's files
 
 
 # --- the command lines ------------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ from orchestrator.config import Config
 from orchestrator.design import parse_design
 from orchestrator.errors import DeploymentError
 from orchestrator.job import CancelCheck, EventHandler, Job
+from orchestrator.report import status_text
 from orchestrator.run_options import DEFAULT_RUN, RunOptions
 from orchestrator.runner import DeploymentRunner
+from orchestrator.service import Orchestrator
 from orchestrator.store import DeploymentStore
 
 TASKS = "/x/ansible_collections/jarvis/deploy/roles/pipeline/tasks"
@@ -36,7 +38,7 @@ def event(kind: str, stage: str, action: str = "jarvis.deploy.ec2_instance", **r
 class Scripted:
     """Plays EVENTS for every job and ends with STATUS; keeps the jobs it was given."""
 
-    host_cancel = True
+    runs_here = True
 
     def __init__(self, events: list[dict[str, Any]], status: str) -> None:
         self.events, self.status, self.jobs = events, status, list[Job]()
@@ -118,3 +120,35 @@ def test_the_options_asked_for_are_what_the_job_gets(config: Config) -> None:
     assert job.kind == "redeploy" and job.stages[0].id == "production_check"
     assert job.host_vars["loki"]["jarvis_force"] is True and job.host_vars["loki"]["jarvis_adopt"] is True
     assert job.host_vars["loki"]["jarvis_production"] is False  # no CMDB configured: not production
+
+
+OTHER = """\
+instance: {hostname: odin, fqdn: odin.example.com, provider: EC2, guestid: ami-0123456789abcdef0,
+           datacenter: Atlanta, size: 512}
+"""
+
+
+def test_a_deployment_beyond_the_run_slots_waits_queued_then_runs_and_a_cancel_ends_it_unrun(config: Config) -> None:
+    config.parallel_runs = 1
+    store = DeploymentStore(config.store_path)
+    busy = DeploymentRunner(config, store, Scripted([], "successful"))
+    holder = busy.record(parse_design(OTHER, "odin.yml"), "bob (irc)")
+    assert store.take_run_slot(holder, 1) == 0  # another deployment holds the one slot
+
+    executor = Scripted([], "successful")
+    waiting = DeploymentRunner(config, store, executor).start(parse_design(DESIGN, "loki.yml"), "alice (irc)")
+    waiting.wait(timeout=0.5)
+    assert not waiting.finished
+    loki = Orchestrator(config, store).host_status("loki")
+    assert (loki.state, loki.queued) == ("pending", 1)
+    assert "loki: queued, next for a run slot" in status_text(loki)
+    store.set_deployment_state(holder, "successful")
+    assert waiting.wait(timeout=30) == "successful" and len(executor.jobs) == 1
+
+    holder = busy.record(parse_design(OTHER, "odin.yml"), "bob (irc)")
+    store.take_run_slot(holder, 1)
+    never = Scripted([], "successful")
+    canceled = DeploymentRunner(config, store, never).start(parse_design(DESIGN, "loki.yml"), "alice (irc)")
+    canceled.cancel()
+    assert canceled.wait(timeout=30) == "canceled" and never.jobs == []
+    assert store.host_status("loki").state == "canceled"
