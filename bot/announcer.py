@@ -12,6 +12,10 @@ events for that place; the next round tells all that came meanwhile at once. Whe
 than ``max_lines`` lines, they are packed together, as many as fit one message of the backend
 (nothing is cut), so a busy channel hears a few long lines rather than a backlog that the flood
 limit would take minutes to send, and what waits to be sent stays bounded.
+
+The store is shared with the threads of running deployments, so it is read and written off the event
+loop: each round collects in one worker thread, and a subscription advances in one; only the writing
+to chat happens on the loop.
 """
 
 from __future__ import annotations
@@ -130,7 +134,7 @@ class Announcer:
         try:
             while not self._stopped.is_set():
                 try:
-                    self.start_round()
+                    await self.start_round()
                 except Exception:  # noqa: BLE001 - one bad round must not silence every later one
                     log.exception("announcing failed; trying again")
                 with contextlib.suppress(TimeoutError):
@@ -146,28 +150,21 @@ class Announcer:
 
     async def once(self) -> None:
         """One round, waited for: send what happened since last time to every place that can hear it now."""
-        self.start_round()
+        await self.start_round()
         await asyncio.gather(*self._deliveries.values())
 
-    def start_round(self) -> None:
+    async def start_round(self) -> None:
         """Start a delivery to every subscribed place whose backend is connected and that has none in flight.
 
         Stage starts of several hosts (a cluster, or deployments started side by side) that reach a
         place in the same round become one line, so a busy channel stays readable and within the
         network's flood limits; more than ``max_lines`` lines are packed into fewer.
         """
-        batches: dict[Place, _Batch] = {}
-        for sub in self.store.open_subscriptions():
-            backend = self.backends.get(sub["protocol"])
-            if backend is None or not backend.connected:
-                continue  # what is owed waits in the store until the backend is back
-            private = bool(sub["private"])
-            place = Place(sub["protocol"], sub["target"], private, sub["identity"] if private else "")
-            if place not in self._deliveries:
-                self._collect(batches.setdefault(place, _Batch()), sub)
+        connected = {protocol for protocol, backend in self.backends.items() if backend.connected}
+        batches = await asyncio.to_thread(self._collect_round, connected, set(self._deliveries))
         for place, batch in batches.items():
-            if not batch.progress:
-                continue
+            if place in self._deliveries:
+                continue  # another round started one meanwhile; what this one read stays owed in the store
             lines = batch.render()
             if len(lines) > self.max_lines:
                 backend = self.backends[place.protocol]
@@ -175,6 +172,18 @@ class Announcer:
                 log.info("%d lines for %s packed into %d", len(lines), place.target, len(packed))
                 lines = packed
             self._start_delivery(place, lines, batch.progress)
+
+    def _collect_round(self, connected: set[str], in_flight: set[Place]) -> dict[Place, _Batch]:
+        """What every subscribed place not IN_FLIGHT, on a CONNECTED protocol, has to hear (it reads the store)."""
+        batches: dict[Place, _Batch] = {}
+        for sub in self.store.open_subscriptions():
+            if sub["protocol"] not in connected:
+                continue  # what is owed waits in the store until the backend is back
+            private = bool(sub["private"])
+            place = Place(sub["protocol"], sub["target"], private, sub["identity"] if private else "")
+            if place not in in_flight:
+                self._collect(batches.setdefault(place, _Batch()), sub)
+        return {place: batch for place, batch in batches.items() if batch.progress}
 
     def _collect(self, batch: _Batch, sub: dict[str, Any]) -> None:
         """Add what SUB has not heard yet to BATCH, and how far it gets once that is written."""
@@ -215,10 +224,16 @@ class Announcer:
                 if index >= 0 and not await backend.announce(place, lines[index].text):
                     log.info("%s: not connected; %d lines wait for the connection", place.target, len(lines) - index)
                     return
-                for deployment in [d for d in owed if last_line.get(d, -1) <= index]:
-                    self.store.advance_subscription(*owed.pop(deployment))
+                told = [owed.pop(d) for d in [d for d in owed if last_line.get(d, -1) <= index]]
+                if told:
+                    await asyncio.to_thread(self._advance, told)
         except Exception:  # noqa: BLE001 - the next round tries again
             log.exception("announcing to %s failed; trying again", place.target)
+
+    def _advance(self, told: list[Progress]) -> None:
+        """Record that the subscriptions TOLD heard everything up to their lines (it writes the store)."""
+        for progress in told:
+            self.store.advance_subscription(*progress)
 
     def _closing(self, deployment: dict[str, Any]) -> list[str]:
         hosts = self.store.deployment_hosts(deployment["id"])

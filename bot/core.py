@@ -7,18 +7,23 @@ one was asked for, and the announcer tells that place about every stage.
 Each command needs a role (:data:`COMMAND_ROLES`, :mod:`bot.access`), and a change to a production
 host needs a second person: :meth:`CommandCore._launch` records an approval request instead of
 starting it, and ``approve <request-id>`` by someone else with the destroy role starts it.
+
+Whatever blocks (the status store, shared with the threads of running deployments; LDAP; reading a
+design; starting a worker) runs in a worker thread, so a reply never waits behind another's store work
+and the announcer's lines never stall.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from bot.access import AccessControl, asked_by, is_requester, may_be_same_person
 from bot.backends.base import Backend, Identity, Message, Place
@@ -31,6 +36,7 @@ from orchestrator import (
     RunOptions,
     StoredDesign,
     drift_lines,
+    queued_text,
     read_source,
 )
 
@@ -126,6 +132,8 @@ def describe(host: HostStatus) -> str:
     if host.state == "destroyed":
         ended = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(host.ended_at or 0))
         return f"{host.hostname}: destroyed at {ended} (deployment {host.deployment_id})"
+    if host.queued:
+        return f"{host.hostname}: {queued_text(host.queued)} (deployment {host.deployment_id})"
     return f"{host.hostname}: {host.state} at stage {host.stage} ({elapsed})"
 
 
@@ -143,6 +151,20 @@ def _duration(minutes: float) -> str:
 
 def _utc(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def _in_worker_thread(blocking: Callable[_Params, _Result]) -> Callable[_Params, Coroutine[Any, Any, _Result]]:
+    """BLOCKING made awaitable: it runs in a worker thread, off the event loop every chat reply shares."""
+
+    @functools.wraps(blocking)
+    async def off_the_loop(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        return await asyncio.to_thread(blocking, *args, **kwargs)
+
+    return off_the_loop
 
 
 def _design_from(record: dict[str, Any]) -> Design:
@@ -178,7 +200,7 @@ class CommandCore:
         who = message.sender.nick
         if command.name not in COMMANDS:
             return [f"{who}: unknown command {command.name!r}. {SHORT_HELP}"]
-        role, doing = self._needs(command, message.sender)
+        role, doing = await self._needs(command, message.sender)
         if not self.access.allows(message.sender, role):
             log.info("refused %s %s to %s", command.name, " ".join(command.args), message.sender.id or who)
             return [f"sorry {who}, {doing} needs the {role} role"]
@@ -191,7 +213,7 @@ class CommandCore:
             log.exception("%s failed", command.name)
             return [f"{who}: sorry, {command.name} failed unexpectedly (the bot's log has the details)"]
 
-    def _needs(self, command: Command, sender: Identity) -> tuple[str, str]:
+    async def _needs(self, command: Command, sender: Identity) -> tuple[str, str]:
         """The role COMMAND needs from SENDER, and what it would do, as a refusal says it."""
         role = COMMAND_ROLES[command.name]
         words = [arg for arg in command.args if arg.lower() not in ("confirm", "--force", "adopt")]
@@ -199,11 +221,13 @@ class CommandCore:
         if command.name in ("deploy", "plan") and any(arg.lower() == "adopt" for arg in command.args):
             return "admin", f"{doing} with adopt (taking over what exists)"
         if command.name == "cancel":
-            others = [asker for asker in self._cancel_requesters(command.args) if not is_requester(sender, asker)]
+            askers = await self._cancel_requesters(command.args)
+            others = [asker for asker in askers if not is_requester(sender, asker)]
             if others:
                 return "admin", f"{doing}, which {others[0].split(' (', 1)[0]} asked for,"
         return role, doing
 
+    @_in_worker_thread
     def _cancel_requesters(self, args: list[str]) -> list[str]:
         """Who asked for the running deployments that ``cancel ARGS`` would stop (a host's; a cluster's)."""
         if not args:
@@ -216,7 +240,8 @@ class CommandCore:
     async def _help(self, message: Message, args: list[str]) -> list[str]:
         return [*HELP, ROLES_HELP, APPROVAL_HELP.format(minutes=_duration(self.approval_minutes))]
 
-    async def _status(self, message: Message, args: list[str]) -> list[str]:
+    @_in_worker_thread
+    def _status(self, message: Message, args: list[str]) -> list[str]:
         if args:
             host = self.orchestrator.host_status(args[0].lower())
             return [describe(host) if host else f"{args[0]}: no deployment recorded"]
@@ -246,7 +271,7 @@ class CommandCore:
             ]
         name = args[0].lower()
         confirm, from_source = bool(set(words) & set(CONFIRM)), "from-source" in words
-        found = self.orchestrator.pinned(name)
+        found = await asyncio.to_thread(self.orchestrator.pinned, name)
         if found is None:
             return [f"{name}: no deployment recorded to redeploy from; deploy it first"]
         pinned, stored = found
@@ -259,7 +284,7 @@ class CommandCore:
         if len(args) > 2 or (len(args) == 2 and args[1].lower() not in CONFIRM):
             return [f"{message.sender.nick}: say redeploy cluster <deployment-id | source>"]
         ref, confirm = args[0], len(args) == 2
-        design, stored = self.orchestrator.cluster(ref)
+        design, stored = await asyncio.to_thread(self.orchestrator.cluster, ref)
         hosts = ", ".join(design.hostnames)
         lead = [f"{message.sender.nick}: redeploying cluster {_cluster_name(ref, stored)}: {hosts}"]
         return await self._launch_pinned(message, design, stored, "redeploy", confirm, lead)
@@ -268,7 +293,7 @@ class CommandCore:
         """Always asks for 'confirm': nothing of the host is left to redeploy from. X alone, or the cluster form."""
         if len(args) in (2, 3) and args[0].lower() == "cluster" and args[1].lower() not in CONFIRM:
             ref = args[1]
-            design, stored = self.orchestrator.cluster(ref)
+            design, stored = await asyncio.to_thread(self.orchestrator.cluster, ref)
             hosts = ", ".join(design.hostnames)
             if len(args) == 2 or args[2].lower() not in CONFIRM:
                 return [f"{message.sender.nick}: say 'destroy cluster {ref} confirm' to destroy {hosts} for good"]
@@ -280,7 +305,7 @@ class CommandCore:
                 "or destroy cluster <deployment-id | source> confirm"
             ]
         name = args[0].lower()
-        found = self.orchestrator.pinned(name)
+        found = await asyncio.to_thread(self.orchestrator.pinned, name)
         if found is None:
             return [f"{name}: no deployment recorded, so no design to destroy it from"]
         return await self._launch_pinned(message, *found, "destroy", True)
@@ -310,7 +335,8 @@ class CommandCore:
             return [f"{message.sender.nick}: say resume <host>"]
         return await self._launch_resume(message, args[0].lower())
 
-    async def _cancel(self, message: Message, args: list[str]) -> list[str]:
+    @_in_worker_thread
+    def _cancel(self, message: Message, args: list[str]) -> list[str]:
         if len(args) == 2 and args[0].lower() == "cluster":
             return [self.orchestrator.cancel_cluster(args[1])]
         if len(args) != 1:
@@ -337,43 +363,57 @@ class CommandCore:
         so no deployment started here is forced.
         """
         sender = message.sender
-        if not check and not self._busy(design.hostnames):
+        if not check and not await self._busy(design.hostnames):
             production = await self._production_hosts(design.hosts)
             if production:
                 launch = {"design": dataclasses.asdict(design), "kind": kind, "adopt": adopt}
-                return self._ask_approval(message, kind, production, launch)
-        deployment_id = self.orchestrator.launch(
-            design, asked_by(sender), RunOptions(kind=kind, check=check, adopt=adopt)
-        )
-        self._subscribe(deployment_id, message.place, sender)
+                return await self._ask_approval(message, kind, production, launch)
+        deployment_id = await self._start(message, design, RunOptions(kind=kind, check=check, adopt=adopt))
         hosts = ", ".join(design.hostnames)
         return [f"{sender.nick}: {_verb(kind, check)} {hosts} from {design.source} (deployment {deployment_id})"]
 
     async def _launch_resume(self, message: Message, hostname: str) -> list[str]:
         """Resume HOSTNAME's failed deployment for MESSAGE's sender; for a production host, ask for approval."""
-        sender = message.sender
-        if self.orchestrator.resumable(hostname) and await self._production_hosts([{"hostname": hostname}]):
-            return self._ask_approval(message, "resume", [hostname], {"hostname": hostname, "kind": "resume"})
-        deployment_id = self.orchestrator.resume(hostname, asked_by(sender))
-        self._subscribe(deployment_id, message.place, sender)
-        return [f"{sender.nick}: resuming {hostname} (deployment {deployment_id})"]
+        resumable = await asyncio.to_thread(self.orchestrator.resumable, hostname)
+        if resumable and await self._production_hosts([{"hostname": hostname}]):
+            return await self._ask_approval(message, "resume", [hostname], {"hostname": hostname, "kind": "resume"})
+        deployment_id = await self._start_resume(message, hostname)
+        return [f"{message.sender.nick}: resuming {hostname} (deployment {deployment_id})"]
 
+    @_in_worker_thread
+    def _start(self, message: Message, design: Design, options: RunOptions) -> str:
+        """Start DESIGN as OPTIONS ask for MESSAGE's sender, and have MESSAGE's place hear it; its deployment id."""
+        deployment_id = self.orchestrator.launch(design, asked_by(message.sender), options)
+        self._subscribe(deployment_id, message.place, message.sender)
+        return deployment_id
+
+    @_in_worker_thread
+    def _start_resume(self, message: Message, hostname: str) -> str:
+        """Resume HOSTNAME for MESSAGE's sender, and have MESSAGE's place hear it; the new deployment id."""
+        deployment_id = self.orchestrator.resume(hostname, asked_by(message.sender))
+        self._subscribe(deployment_id, message.place, message.sender)
+        return deployment_id
+
+    @_in_worker_thread
     def _busy(self, hostnames: list[str]) -> bool:
         """Whether another run holds one of HOSTNAMES: then launching fails at once (HostBusy, naming the
         holder), with no approval to ask. A holder that is gone is noticed, and its lock released, first."""
         return self.orchestrator.busy(hostnames)
 
-    async def _production_hosts(self, hosts: list[dict[str, Any]]) -> list[str]:
-        """The HOSTS whose CMDB entry says production (LDAP is read in a worker thread)."""
-        return await asyncio.to_thread(self.orchestrator.production_hosts, hosts)
+    @_in_worker_thread
+    def _production_hosts(self, hosts: list[dict[str, Any]]) -> list[str]:
+        """The HOSTS whose CMDB entry says production (it reads LDAP)."""
+        return self.orchestrator.production_hosts(hosts)
 
     def _subscribe(self, deployment_id: str, place: Place, asker: Identity) -> None:
-        """Have PLACE hear the deployment; a private place only as long as ASKER is the one there."""
+        """Have PLACE hear the deployment; a private place only as long as ASKER is the one there (it writes
+        the store: call it from a worker thread)."""
         identity = asker.id if place.private else ""
         self.orchestrator.chat_records.subscribe(deployment_id, place.protocol, place.target, place.private, identity)
 
     # -- the two-person rule for production hosts -------------------------------------------------
 
+    @_in_worker_thread
     def _ask_approval(self, message: Message, kind: str, production: list[str], launch: dict[str, Any]) -> list[str]:
         sender, place = message.sender, message.place
         request_id = self.orchestrator.chat_records.create_approval(
@@ -395,7 +435,8 @@ class CommandCore:
             f"'approve {request_id}' within {_duration(self.approval_minutes)}"
         ]
 
-    async def _approve(self, message: Message, args: list[str]) -> list[str]:
+    @_in_worker_thread
+    def _approve(self, message: Message, args: list[str]) -> list[str]:
         """``approve <request-id>``: someone other than the asker starts a production host's change, forced."""
         sender, who = message.sender, message.sender.nick
         if len(args) != 1:

@@ -14,7 +14,7 @@ from orchestrator.design import MAX_DESIGN_BYTES, Design, DesignPolicy, load_des
 from orchestrator.errors import ConfigError, DeploymentError, DesignError, JarvisError
 from orchestrator.events import DONE_STATES, Transition
 from orchestrator.pinned import drift_lines, read_source
-from orchestrator.report import plan_report
+from orchestrator.report import plan_report, queued_text
 from orchestrator.run_options import RunOptions
 from orchestrator.runner import DeploymentRunner, RunningDeployment
 from orchestrator.service import Orchestrator
@@ -50,6 +50,7 @@ __all__ = [
     "load_design_file",
     "parse_design",
     "plan_report",
+    "queued_text",
     "read_entry",
     "read_source",
     "section_from_dataclass",

@@ -166,12 +166,12 @@ def test_no_new_events_for_a_place_while_its_lines_are_in_flight(tmp_path: Path)
     announcer = Announcer(store, {"test": gated}, max_lines=3)
 
     async def scenario() -> None:
-        announcer.start_round()
+        await announcer.start_round()
         await asyncio.sleep(0)
         for n in range(20):
             host = f"web{n:02d}"
             store.add_event(deployment_id, "failed", f"{host} is gone", host, "instance")
-            announcer.start_round()
+            await announcer.start_round()
             await asyncio.sleep(0)
         assert gated.waiting == 1, "one line in flight; the events that came meanwhile wait in the store"
         gated.gate.set()
