@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from bot.announcer import Announcer
 from bot.backends.base import Backend
@@ -18,6 +19,9 @@ from orchestrator import Config, ConfigError, JarvisError, Orchestrator, load_co
 
 log = logging.getLogger("jarvis.bot")
 REAP_SECONDS = 2.0  # how soon the bot notices (and says) that a deployment's process died
+# Threads for the bot's blocking work (store, LDAP, fetching designs): enough that slow design fetches, which
+# may each wait for their timeout, never leave a status reply waiting for a free thread.
+BLOCKING_THREADS = 32
 
 
 def build_backends(settings: BotConfig) -> list[Backend]:
@@ -75,6 +79,8 @@ class Bot:
 
     async def run(self) -> None:
         """Serve until stop(); backends reconnect by themselves, the announcer resumes from the store."""
+        pool = ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="jarvis-bot")
+        asyncio.get_running_loop().set_default_executor(pool)
         tasks = [asyncio.create_task(backend.run(self.core.handle)) for backend in self.backends]
         tasks.append(asyncio.create_task(self.announcer.run()))
         tasks.append(asyncio.create_task(self._reap()))

@@ -23,17 +23,14 @@ Configured by the config's ``executor`` section::
 
 from __future__ import annotations
 
-import http.client
 import json
-import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import requests
 from pydantic import AfterValidator, Field
 
 from orchestrator._collection import design_rules
@@ -338,39 +335,33 @@ class _Unavailable(DeploymentError):
 
 
 class _Api:
-    """AWX's API over urllib with a bearer token; every failure becomes a DeploymentError without the token."""
+    """AWX's API over one requests session with a bearer token; every failure becomes a DeploymentError
+    without the token. The session keeps its connection to AWX across a job's many polls."""
 
     def __init__(self, url: str, token: str, verify: bool | str) -> None:
         self.url = url
         self.token = token
-        if verify is False:
-            self.context: ssl.SSLContext | None = ssl._create_unverified_context()  # noqa: S323 - asked for
-        else:
-            self.context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.session.verify = verify  # True, False (asked for), or a CA bundle's path
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         target = urljoin(self.url + "/", path.lstrip("/")) if not path.startswith("http") else path
         what = f"{method} {urlsplit(target).path}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(target, data=data, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT, context=self.context) as response:  # noqa: S310
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = self._detail(exc.read() if exc.fp else b"")
-            error = _NotFound if exc.code == 404 else _Unavailable if exc.code >= 500 else DeploymentError
-            hint = ": check executor.token (or $JARVIS_AWX_TOKEN)" if exc.code == 401 else ""
-            raise error(self._safe(f"AWX at {self.url} answered {what} with HTTP {exc.code}: {detail}{hint}")) from None
-        except urllib.error.URLError as exc:
-            raise _Unavailable(self._safe(f"cannot reach AWX at {self.url}: {exc.reason}")) from None
-        except TimeoutError:
+            response = self.session.request(method, target, json=body, timeout=REQUEST_TIMEOUT, allow_redirects=False)
+        except requests.Timeout:
             raise _Unavailable(f"AWX at {self.url} did not answer {what} within {REQUEST_TIMEOUT:.0f}s") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise _Unavailable(self._safe(f"lost AWX at {self.url} during {what}: {exc}")) from None
+        except requests.ConnectionError as exc:
+            raise _Unavailable(self._safe(f"cannot reach AWX at {self.url}: {_reason(exc)}")) from None
+        except requests.RequestException as exc:
+            raise _Unavailable(self._safe(f"lost AWX at {self.url} during {what}: {_reason(exc)}")) from None
+        if response.status_code >= 400:
+            code, detail = response.status_code, self._detail(response.content)
+            error = _NotFound if code == 404 else _Unavailable if code >= 500 else DeploymentError
+            hint = ": check executor.token (or $JARVIS_AWX_TOKEN)" if code == 401 else ""
+            raise error(self._safe(f"AWX at {self.url} answered {what} with HTTP {code}: {detail}{hint}")) from None
+        raw = response.content
         if not raw.strip():
             return {}
         try:
@@ -400,3 +391,12 @@ class _Api:
 
     def _safe(self, text: str) -> str:
         return text.replace(self.token, "********") if self.token else text
+
+
+def _reason(error: requests.RequestException) -> str:
+    """The innermost reason of a requests failure (the socket's or TLS's, which urllib3 wraps), without the
+    URL and pool details the wrappers add."""
+    cause: BaseException = error
+    while (inner := cause.__cause__ or cause.__context__) is not None:
+        cause = inner
+    return str(cause)
