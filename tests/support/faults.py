@@ -31,7 +31,7 @@ from orchestrator.leases import leftover_processes
 from orchestrator.service import Orchestrator
 from orchestrator.store import DeploymentStore, HostStatus
 from sandbox import slapd
-from tests.support.world import ec2_instances, ldap_entry, query
+from tests.support.world import ec2_client, ec2_instances, ldap_entry, query
 
 VICTIMS = ("cli", "worker", "playbook")
 SERVERS = ("slapd",)
@@ -125,6 +125,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
 
 def at_point(store: DeploymentStore, world: dict, fault: Fault) -> Callable[[], HostStatus | None]:
     """A check that is true once FAULT's host has reached its point."""
+    exists = _instance_lookup(world, fault)
 
     def reached() -> HostStatus | None:
         host = store.host_status(fault.hostname)
@@ -138,11 +139,29 @@ def at_point(store: DeploymentStore, world: dict, fault: Fault) -> Callable[[], 
         if host.stage != fault.point:
             return None
         if fault.point == "instance":  # after the provider's create call, before the store knows the instance
-            known = "instance" in host.facts
-            return host if not known and provider_instances(world, fault.provider, fault.hostname) else None
+            if "instance" in host.facts or not exists():
+                return None
+            # The stage may end while the provider is asked: the store is looked at again after it.
+            again = store.host_status(fault.hostname)
+            return again if again is not None and again.stage == "instance" and "instance" not in again.facts else None
         return host
 
     return reached
+
+
+def _instance_lookup(world: dict, fault: Fault) -> Callable[[], bool]:
+    """Whether the provider has FAULT's host's instance; for EC2 through one client, so that a look takes
+    milliseconds (the window between the create call and the stage's end is short)."""
+    if fault.provider != "ec2":
+        return lambda: provider_instances(world, fault.provider, fault.hostname) > 0
+    client = ec2_client(world)
+
+    def exists() -> bool:
+        found = client.describe_instances(Filters=[{"Name": "tag:Name", "Values": [fault.hostname]}])
+        states = [i["State"]["Name"] for r in found["Reservations"] for i in r["Instances"]]
+        return any(state not in ("terminated", "shutting-down") for state in states)
+
+    return exists
 
 
 def playbook_pid(deployment_id: str, runs_dir: Path) -> int | None:
@@ -187,7 +206,9 @@ def run(world: dict, config: Config, env: dict[str, str], fault: Fault, director
         if fault.victim in SERVERS:
             slapd.start(Path(world["state_dir"]) / "ldap")
     finally:
-        if started is not None and started.poll() is None and fault.victim != "cli":
+        if started is not None:
+            if fault.victim == "cli" and started.poll() is None:
+                started.kill()  # the victim, whether or not the point was reached
             started.wait(timeout=600)
     time.sleep(0.5)  # what a SIGKILL leaves dies asynchronously
     leftovers = leftover_processes(deployment_id, config.runs_dir)
